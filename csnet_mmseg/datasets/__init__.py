@@ -1,0 +1,8 @@
+from .sod import SOD_IGNORED_SUFFIXES, SOD_IMG_SUFFIXES, SODDataset
+from .synthetic import make_synthetic_sod
+from .transforms import *  # noqa: F401,F403
+
+__all__ = [
+    'SODDataset', 'SOD_IMG_SUFFIXES', 'SOD_IGNORED_SUFFIXES',
+    'make_synthetic_sod'
+]

@@ -1,0 +1,3 @@
+from .sod_metric import SODMetric, saliency_from_logits
+
+__all__ = ['SODMetric', 'saliency_from_logits']

@@ -1,0 +1,11 @@
+"""csnet-mmseg: CSNet (Gao et al., ECCV 2020 / TPAMI 2021) for MMSegmentation.
+
+Importing this package registers every component into the MMSeg/MMEngine
+registries (``mmseg.registry``) and installs the checkpoint-loading
+compatibility shim for the pinned stack (see :mod:`csnet_mmseg.compat`).
+"""
+from . import compat  # noqa: F401  (must come first: checkpoint loading)
+from . import datasets, engine, evaluation, models  # noqa: F401
+from .version import __version__
+
+__all__ = ['__version__']

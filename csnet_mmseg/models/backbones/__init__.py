@@ -1,0 +1,3 @@
+from .csnet import CSNet
+
+__all__ = ['CSNet']

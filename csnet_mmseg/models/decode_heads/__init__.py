@@ -1,0 +1,3 @@
+from .csf_head import CSFHead, MultiDilationConv
+
+__all__ = ['CSFHead', 'MultiDilationConv']

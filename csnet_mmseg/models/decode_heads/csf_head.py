@@ -1,0 +1,159 @@
+"""Cross-stage fusion (CSF) head of CSNet."""
+from typing import List, Sequence, Tuple
+
+import torch
+from torch import Tensor, nn
+
+from mmseg.models.decode_heads.decode_head import BaseDecodeHead
+from mmseg.registry import MODELS
+from mmseg.utils import OptConfigType
+from ..layer_table import CSNET_DILATIONS
+from ..layers import GOctConv, ScaleNormAct
+
+
+class MultiDilationConv(nn.Module):
+    """Per scale, parallel 3x3 convs with several dilations, concatenated in
+    dilation order, then one norm + activation per scale.
+
+    Args:
+        in_channels (Sequence[int]): Input channels per scale.
+        dilation_channels (Sequence[Sequence[int]]): Per scale, the output
+            channels of each dilation (0 = branch absent).
+        dilations (Sequence[int]): The dilations. Defaults to (1, 2, 4, 8, 16).
+        norm_cfg (dict, optional): Norm config.
+        act_cfg (dict, optional): Activation config.
+    """
+
+    def __init__(self,
+                 in_channels: Sequence[int],
+                 dilation_channels: Sequence[Sequence[int]],
+                 dilations: Sequence[int] = CSNET_DILATIONS,
+                 norm_cfg: OptConfigType = dict(type='BN'),
+                 act_cfg: OptConfigType = dict(type='PReLU')) -> None:
+        super().__init__()
+        if len(dilation_channels) != len(in_channels):
+            raise ValueError(
+                f'dilation_channels has {len(dilation_channels)} scales but '
+                f'the head has {len(in_channels)} (fuse_channels)')
+        for s, per in enumerate(dilation_channels):
+            if len(per) != len(dilations):
+                raise ValueError(
+                    f'dilation_channels[{s}] = {list(per)} needs one entry '
+                    f'per dilation {tuple(dilations)}')
+        self.in_channels = [int(c) for c in in_channels]
+        self.dilations = tuple(int(d) for d in dilations)
+        self.dilation_channels = [[int(c) for c in per]
+                                  for per in dilation_channels]
+        self.out_channels = [sum(per) for per in self.dilation_channels]
+        # weights[s][k]: scale s, dilation k (None when absent)
+        self.convs = nn.ModuleList()
+        for s, per in enumerate(self.dilation_channels):
+            branches = nn.ModuleList()
+            for c, d in zip(per, self.dilations):
+                if c > 0 and self.in_channels[s] > 0:
+                    branches.append(
+                        nn.Conv2d(
+                            self.in_channels[s],
+                            c,
+                            3,
+                            padding=d,
+                            dilation=d,
+                            bias=False))
+                else:
+                    branches.append(nn.Identity())
+            self.convs.append(branches)
+        self.norm_act = ScaleNormAct(self.out_channels, norm_cfg, act_cfg)
+
+    def forward(self, xs: List[Tensor]) -> List[Tensor]:
+        outs = []
+        for x, branches in zip(xs, self.convs):
+            ys = [
+                conv(x) for conv in branches if isinstance(conv, nn.Conv2d)
+            ] if x is not None else []
+            outs.append(torch.cat(ys, dim=1) if ys else None)
+        return self.norm_act(outs)
+
+
+@MODELS.register_module()
+class CSFHead(BaseDecodeHead):
+    """Cross-stage fusion head of CSNet.
+
+    The stage outputs (here of stages 2, 3 and 4) are taken as the scales of
+    one multi-scale feature: a 1x1 gOctConv mixes them across stages, each
+    scale then goes through parallel 3x3 convolutions with dilations
+    (1, 2, 4, 8, 16), concatenated, norm + activation; a 1x1 gOctConv merges
+    all scales into the finest one (``channels`` wide), and ``conv_seg`` (1x1
+    with bias) gives the logits. The logits are upsampled to the input size
+    by ``predict_by_feat`` / ``loss_by_feat``.
+
+    Args:
+        in_channels (Sequence[int]): Channels of the selected backbone outputs.
+        fuse_channels (Sequence[int]): Output channels per scale of the 1x1
+            cross-stage gOctConv.
+        dilation_channels (Sequence[Sequence[int]]): Per scale, channels of
+            each dilation branch (0 = absent).
+        channels (int): Channels of the merged finest scale (input of
+            ``conv_seg``).
+        dilations (Sequence[int]): Dilations. Defaults to (1, 2, 4, 8, 16).
+        norm_cfg (dict, optional): Norm config. Defaults to ``dict(type='BN')``.
+        act_cfg (dict, optional): Activation config.
+            Defaults to ``dict(type='PReLU')``.
+        **kwargs: Arguments of :class:`BaseDecodeHead` (``num_classes``,
+            ``out_channels``, ``threshold``, ``loss_decode``, ...).
+    """
+
+    def __init__(self,
+                 in_channels: Sequence[int],
+                 fuse_channels: Sequence[int],
+                 dilation_channels: Sequence[Sequence[int]],
+                 channels: int,
+                 dilations: Sequence[int] = CSNET_DILATIONS,
+                 norm_cfg: OptConfigType = dict(type='BN'),
+                 act_cfg: OptConfigType = dict(type='PReLU'),
+                 in_index: Sequence[int] = (0, 1, 2),
+                 input_transform: str = 'multiple_select',
+                 dropout_ratio: float = 0.0,
+                 **kwargs) -> None:
+        super().__init__(
+            in_channels=list(in_channels),
+            channels=channels,
+            in_index=list(in_index),
+            input_transform=input_transform,
+            dropout_ratio=dropout_ratio,
+            norm_cfg=norm_cfg,
+            act_cfg=act_cfg,
+            **kwargs)
+        if len(fuse_channels) != len(in_channels):
+            raise ValueError(
+                f'CSFHead: fuse_channels {list(fuse_channels)} needs one entry '
+                f'per input ({len(in_channels)} in_channels)')
+        self.fuse_channels = [int(c) for c in fuse_channels]
+        self.fuse = GOctConv(
+            self.in_channels,
+            self.fuse_channels,
+            kernel_size=1,
+            norm_cfg=norm_cfg,
+            act_cfg=act_cfg)
+        self.multi_dilation = MultiDilationConv(
+            self.fuse_channels,
+            dilation_channels,
+            dilations,
+            norm_cfg=norm_cfg,
+            act_cfg=act_cfg)
+        self.dilation_channels = self.multi_dilation.dilation_channels
+        self.dilations = self.multi_dilation.dilations
+        self.merge = GOctConv(
+            self.multi_dilation.out_channels, [channels],
+            kernel_size=1,
+            norm_cfg=norm_cfg,
+            act_cfg=act_cfg)
+
+    def _forward_feature(self, inputs: Tuple[Tensor]) -> Tensor:
+        xs = self._transform_inputs(inputs)
+        xs = self.fuse(list(xs), tuple(xs[0].shape[-2:]))
+        xs = self.multi_dilation(xs)
+        return self.merge(xs, tuple(inputs[self.in_index[0]].shape[-2:]))[0]
+
+    def forward(self, inputs: Tuple[Tensor]) -> Tensor:
+        """Logits at the resolution of the finest selected input."""
+        return self.cls_seg(self._forward_feature(inputs))

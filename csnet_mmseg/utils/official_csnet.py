@@ -1,0 +1,274 @@
+"""Conversion of the authors' released CSNet checkpoints to csnet-mmseg.
+
+The released checkpoints (``csnet-L-x1.pth.tar``, ``csnet-L-x2.pth.tar``) come
+with a pickled layer table (``*.bin``): a list of
+``[in_channels_per_scale, out_channels_per_scale(, dilation_channels)]``
+arrays in layer order (stem, the ILBlocks of stages 1-4, the CSF fuse,
+multi-dilation and merge layers), the last item being the stage depths.
+
+Facts of the released model that the conversion respects:
+
+- convs with a single input and a single output scale (the per-scale
+  depthwise convs, the dilated convs, a single-scale gOctConv) multiply their
+  stored weight by 100 in forward; multi-scale gOctConv weights are used as
+  stored. Our modules use plain weights, so those weights are scaled by 100;
+- a multi-scale gOctConv stores one weight with rows grouped by output scale
+  and columns by input scale, exactly our :class:`GOctConv` layout;
+- per-scale depthwise convs are separate tensors (``convs.j``), which our
+  depthwise :class:`GOctConv` stores concatenated by scale.
+"""
+import pickle
+import re
+from collections import OrderedDict
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+
+from ..compat import torch_load_trusted
+from ..models.layer_table import CSNET_DILATIONS
+
+__all__ = [
+    'ConversionError', 'layer_table_from_official', 'load_official_table',
+    'load_official_checkpoint',
+    'convert_official_state_dict', 'format_layer_table_config'
+]
+
+SCALE_FACTOR = 100.0
+_NORM_KEYS = ('weight', 'bias', 'running_mean', 'running_var',
+              'num_batches_tracked')
+
+
+class ConversionError(ValueError):
+    """A released checkpoint does not match its layer table."""
+
+
+def _ints(values) -> List[int]:
+    return [int(v) for v in list(values)]
+
+
+def layer_table_from_official(layers: Sequence,
+                              stage_blocks: Sequence[int]) -> Dict[str, dict]:
+    """Build our layer table from the released per-layer table.
+
+    Args:
+        layers (Sequence): Per layer ``[in, out(, dilation_out)]`` (lists or
+            numpy arrays), or dicts with keys ``in``, ``out``,
+            ``dilation_out`` (the JSON form).
+        stage_blocks (Sequence[int]): Blocks per stage, e.g. ``[3, 4, 6, 4]``.
+
+    Returns:
+        dict: ``dict(backbone=..., decode_head=...)`` layer table.
+    """
+
+    def get(layer, key, idx):
+        if isinstance(layer, dict):
+            return layer.get(key)
+        return layer[idx] if len(layer) > idx else None
+
+    stage_blocks = _ints(stage_blocks)
+    n_backbone = 1 + sum(stage_blocks)
+    if len(layers) != n_backbone + 3:
+        raise ConversionError(
+            f'the layer table has {len(layers)} layers; stage depths '
+            f'{stage_blocks} need {n_backbone} backbone layers + 3 CSF layers')
+    outs = [_ints(get(layer, 'out', 1)) for layer in layers]
+    for i in range(1, n_backbone):
+        if _ints(get(layers[i], 'in', 0)) != outs[i - 1]:
+            raise ConversionError(
+                f'layer {i}: its input {_ints(get(layers[i], "in", 0))} is '
+                f'not the output {outs[i - 1]} of layer {i - 1}')
+    stages, k = [], 1
+    for n in stage_blocks:
+        stages.append(outs[k:k + n])
+        k += n
+    fuse, dil, merge = layers[n_backbone:]
+    dil_out = get(dil, 'dilation_out', 2)
+    if dil_out is None:
+        raise ConversionError('the multi-dilation layer has no per-dilation '
+                              'channels (dilation_out)')
+    head_in = _ints(get(fuse, 'in', 0))
+    table = dict(
+        backbone=dict(stem_channels=outs[0], stage_channels=stages),
+        decode_head=dict(
+            in_channels=head_in,
+            fuse_channels=_ints(get(fuse, 'out', 1)),
+            dilation_channels=[_ints(d) for d in dil_out],
+            channels=_ints(get(merge, 'out', 1))[0]))
+    merged = [s[-1] for s in stages[1:]]
+    if [m[0] for m in merged if len(m) == 1] != head_in:
+        raise ConversionError(
+            f'the CSF head reads {head_in}, but the last blocks of stages '
+            f'2-4 output {merged}')
+    return table
+
+
+def load_official_table(path: str) -> Dict[str, dict]:
+    """Read a released ``*.bin`` layer table (a trusted pickle)."""
+    try:
+        with open(path, 'rb') as f:
+            raw = pickle.load(f)
+    except FileNotFoundError:
+        raise FileNotFoundError(f'layer table not found: {path}') from None
+    except Exception as e:  # noqa: BLE001  (any unpickling failure)
+        raise ConversionError(
+            f'cannot read the layer table {path}: {e}') from e
+    if not isinstance(raw, (list, tuple)) or len(raw) < 4:
+        raise ConversionError(f'{path} is not a released CSNet layer table')
+    return layer_table_from_official(raw[:-1], raw[-1])
+
+
+class _Consumer:
+    """Hands out source tensors, each exactly once."""
+
+    def __init__(self, state_dict: Dict[str, torch.Tensor]) -> None:
+        self.sd = state_dict
+        self.used = set()
+
+    def take(self, key: str, shape: Optional[Tuple[int, ...]] = None):
+        if key not in self.sd:
+            raise ConversionError(f'the checkpoint has no tensor {key!r}')
+        if key in self.used:
+            raise ConversionError(f'tensor {key!r} used twice')
+        t = self.sd[key]
+        if shape is not None and tuple(t.shape) != tuple(shape):
+            raise ConversionError(
+                f'tensor {key!r} has shape {tuple(t.shape)}, the layer table '
+                f'needs {tuple(shape)}')
+        self.used.add(key)
+        return t
+
+    def unused(self) -> List[str]:
+        return sorted(set(self.sd) - self.used)
+
+
+def _norm_act(src: _Consumer, out: dict, src_bn: str, src_act: str,
+              dst: str, scale: int, channels: int) -> None:
+    for name in _NORM_KEYS:
+        shape = () if name == 'num_batches_tracked' else (channels, )
+        out[f'{dst}.norm_act.norms.{scale}.{name}'] = src.take(
+            f'{src_bn}.{name}', shape)
+    out[f'{dst}.norm_act.acts.{scale}.weight'] = src.take(
+        f'{src_act}.weight', (channels, ))
+
+
+def _goct(src: _Consumer, out: dict, s: str, d: str, cin: List[int],
+          cout: List[int], k: int) -> None:
+    """A scale-mixing gOctConv (``<s>.conv.weight``, ``bns.j``, ``prelus.j``)."""
+    present_in = [c for c in cin if c > 0]
+    present_out = [c for c in cout if c > 0]
+    w = src.take(f'{s}.conv.weight', (sum(cout), sum(cin), k, k))
+    if len(present_in) == 1 and len(present_out) == 1:
+        w = w * SCALE_FACTOR
+    out[f'{d}.weight'] = w
+    for j, c in enumerate(cout):
+        if c > 0:
+            _norm_act(src, out, f'{s}.bns.{j}', f'{s}.prelus.{j}', d, j, c)
+
+
+def _depthwise(src: _Consumer, out: dict, s: str, d: str,
+               ch: List[int]) -> None:
+    ws = [
+        src.take(f'{s}.convs.{j}.weight', (c, 1, 3, 3)) * SCALE_FACTOR
+        for j, c in enumerate(ch) if c > 0
+    ]
+    out[f'{d}.weight'] = torch.cat(ws, 0)
+    for j, c in enumerate(ch):
+        if c > 0:
+            _norm_act(src, out, f'{s}.bns.{j}', f'{s}.prelus.{j}', d, j, c)
+
+
+def convert_official_state_dict(
+        state_dict: Dict[str, torch.Tensor],
+        table: Dict[str, dict],
+        dilations: Sequence[int] = CSNET_DILATIONS) -> 'OrderedDict':
+    """Map a released state dict onto our ``EncoderDecoder`` keys.
+
+    Every source tensor must be used exactly once and have the shape that the
+    layer table implies; anything else raises :class:`ConversionError`.
+
+    Args:
+        state_dict (dict): The released ``state_dict`` (``module.`` prefixes
+            of DataParallel checkpoints are removed).
+        table (dict): The layer table of that checkpoint.
+        dilations (Sequence[int]): Dilations of the CSF block.
+
+    Returns:
+        OrderedDict: State dict for ``EncoderDecoder(backbone=CSNet,
+        decode_head=CSFHead)`` built from ``table``.
+    """
+    sd = OrderedDict(
+        (re.sub(r'^module\.', '', k), v) for k, v in state_dict.items())
+    src = _Consumer(sd)
+    out = OrderedDict()
+    bb, head = table['backbone'], table['decode_head']
+    blocks = [('stage0.0', 'backbone.stem', [3], bb['stem_channels'], 3)]
+    prev = bb['stem_channels']
+    for s, stage in enumerate(bb['stage_channels']):
+        for b, ch in enumerate(stage):
+            k = 3 if (b == 0 and s > 0) else 1
+            blocks.append(
+                (f'stage{s + 1}.{b}', f'backbone.stages.{s}.{b}', prev, ch, k))
+            prev = ch
+    for s, d, cin, cout, k in blocks:
+        _goct(src, out, f'{s}.conv1x1', f'{d}.conv_mix', list(cin),
+              list(cout), k)
+        _depthwise(src, out, f'{s}.conv3x3_1', f'{d}.conv_dw1', list(cout))
+        _depthwise(src, out, f'{s}.conv3x3_2', f'{d}.conv_dw2', list(cout))
+
+    fuse = list(head['fuse_channels'])
+    _goct(src, out, 'oct_fuse.fuse', 'decode_head.fuse',
+          list(head['in_channels']), fuse, 1)
+    dil_out = []
+    for s, per in enumerate(head['dilation_channels']):
+        for k, c in enumerate(per):
+            if c > 0:
+                out[f'decode_head.multi_dilation.convs.{s}.{k}.weight'] = (
+                    src.take(f'oct_fuse.ms.convs.{s}.msconv.{k}.weight',
+                             (c, fuse[s], 3, 3)) * SCALE_FACTOR)
+        dil_out.append(sum(per))
+        if sum(per) > 0:
+            _norm_act(src, out, f'oct_fuse.ms.convs.{s}.bn',
+                      f'oct_fuse.ms.convs.{s}.prelu',
+                      'decode_head.multi_dilation', s, sum(per))
+    _goct(src, out, 'oct_fuse.fuse1x1', 'decode_head.merge', dil_out,
+          [head['channels']], 1)
+    out['decode_head.conv_seg.weight'] = src.take('cls_layer.weight',
+                                                  (1, head['channels'], 1, 1))
+    out['decode_head.conv_seg.bias'] = src.take('cls_layer.bias', (1, ))
+    left = src.unused()
+    if left:
+        raise ConversionError(
+            f'{len(left)} source tensors were not matched by the layer '
+            f'table: {left[:10]}{" ..." if len(left) > 10 else ""}')
+    return out
+
+
+def load_official_checkpoint(path: str) -> Dict[str, torch.Tensor]:
+    """The ``state_dict`` of a released ``.pth.tar`` (a trusted file)."""
+    ckpt = torch_load_trusted(path, map_location='cpu')
+    if isinstance(ckpt, dict) and 'state_dict' in ckpt:
+        return ckpt['state_dict']
+    if isinstance(ckpt, dict) and all(
+            isinstance(v, torch.Tensor) for v in ckpt.values()):
+        return ckpt
+    raise ConversionError(f'{path} holds no CSNet state_dict')
+
+
+def format_layer_table_config(table: Dict[str, dict],
+                              base: str = './_base_/models/csnet.py') -> str:
+    """A config (text) that builds the model of ``table``."""
+    bb, head = table['backbone'], table['decode_head']
+    stages = ',\n'.join(f'            {list(s)}' for s in bb['stage_channels'])
+    return (f"_base_ = ['{base}']\n"
+            "custom_imports = dict(imports=['csnet_mmseg'], "
+            'allow_failed_imports=False)\n'
+            'model = dict(\n'
+            '    backbone=dict(\n'
+            f"        stem_channels={list(bb['stem_channels'])},\n"
+            f'        stage_channels=[\n{stages},\n        ]),\n'
+            '    decode_head=dict(\n'
+            f"        in_channels={list(head['in_channels'])},\n"
+            f"        fuse_channels={list(head['fuse_channels'])},\n"
+            '        dilation_channels='
+            f"{[list(d) for d in head['dilation_channels']]},\n"
+            f"        channels={head['channels']}))\n")

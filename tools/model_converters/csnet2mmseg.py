@@ -1,0 +1,108 @@
+"""Convert a released CSNet checkpoint (SOD100K ``csnet-L-x*.pth.tar``) into
+an MMSeg checkpoint for ``configs/csnet_l_x1.py`` / ``configs/csnet_l_x2.py``.
+
+Usage:
+    python tools/model_converters/csnet2mmseg.py SRC.pth.tar DST.pth \
+        [--layer-config SRC.bin] [--config-out CONFIG.py]
+
+The layer table ``.bin`` beside SRC (same stem) is read unless
+``--layer-config`` is given. If the table is not the one of a shipped config,
+the matching config is printed (or written with ``--config-out``).
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+import torch
+from mmengine.config import Config
+
+sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
+from csnet_mmseg.models.layer_table import layer_table_from_model_cfg  # noqa
+from csnet_mmseg.utils.official_csnet import (  # noqa: E402
+    convert_official_state_dict, format_layer_table_config,
+    load_official_checkpoint, load_official_table)
+
+CONFIG_DIR = osp.join(osp.dirname(osp.abspath(__file__)), '..', '..',
+                      'configs')
+SHIPPED = ('csnet_l_x1.py', 'csnet_l_x2.py')
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(
+        description='Convert a released CSNet checkpoint to MMSeg')
+    parser.add_argument('src', help='released checkpoint (.pth.tar)')
+    parser.add_argument('dst', help='output MMSeg checkpoint (.pth)')
+    parser.add_argument(
+        '--layer-config',
+        help='released layer table (.bin); default: SRC with .bin suffix')
+    parser.add_argument(
+        '--config-out',
+        help='write the matching config here when no shipped config fits')
+    parser.add_argument(
+        '--overwrite', action='store_true', help='replace an existing DST')
+    return parser.parse_args()
+
+
+def default_table_path(src: str) -> str:
+    stem = src[:-len('.pth.tar')] if src.endswith('.pth.tar') else \
+        osp.splitext(src)[0]
+    return stem + '.bin'
+
+
+def matching_config(table: dict):
+    for name in SHIPPED:
+        path = osp.normpath(osp.join(CONFIG_DIR, name))
+        if osp.isfile(path):
+            cfg = Config.fromfile(path)
+            if layer_table_from_model_cfg(cfg.model) == table:
+                return path
+    return None
+
+
+def main():
+    args = parse_args()
+    table_path = args.layer_config or default_table_path(args.src)
+    if not osp.isfile(args.src):
+        sys.exit(f'error: checkpoint not found: {args.src}')
+    if not osp.isfile(table_path):
+        sys.exit(f'error: layer table not found: {table_path} '
+                 '(give it with --layer-config)')
+    if osp.exists(args.dst) and not args.overwrite:
+        sys.exit(f'error: {args.dst} exists; pass --overwrite to replace it')
+    table = load_official_table(table_path)
+    state_dict = convert_official_state_dict(
+        load_official_checkpoint(args.src), table)
+    os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
+    torch.save(
+        dict(
+            meta=dict(
+                source=osp.basename(args.src),
+                converter='csnet2mmseg',
+                layer_table=table),
+            state_dict=state_dict), args.dst)
+    n = sum(v.numel() for k, v in state_dict.items()
+            if not k.endswith(('running_mean', 'running_var',
+                               'num_batches_tracked')))
+    print(f'converted {len(state_dict)} tensors ({n:,} parameters) '
+          f'-> {args.dst}')
+    config = matching_config(table)
+    if config:
+        print(f'use it with: {osp.relpath(config)}')
+        return
+    text = format_layer_table_config(table)
+    if args.config_out:
+        if osp.exists(args.config_out) and not args.overwrite:
+            sys.exit(f'error: {args.config_out} exists; pass --overwrite')
+        with open(args.config_out, 'w') as f:
+            f.write(text)
+        print(f'no shipped config has this layer table; wrote '
+              f'{args.config_out} (its _base_ is relative to configs/)')
+    else:
+        print('no shipped config has this layer table; use this config '
+              '(saved in configs/):\n')
+        print(text)
+
+
+if __name__ == '__main__':
+    main()

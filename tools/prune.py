@@ -1,0 +1,101 @@
+"""Prune a trained CSNet offline: narrowed config + checkpoint + summary.
+
+    python tools/prune.py CONFIG CHECKPOINT --out-dir DIR
+        [--threshold 1e-20] [--no-fold] [--input-size H W]
+        [--cfg-options k=v ...]
+
+Writes into DIR (refusing to overwrite): ``pruned_config.py`` (inherits
+``train_config.py`` and overrides only the layer table), ``train_config.py``
+(CONFIG resolved into one file), ``pruned.pth`` (load it with ``load_from``
+or pass it to tools/test.py) and ``summary.md`` (also printed). The same as
+``ChannelPruningHook`` does at the end of training; see docs/pruning.md.
+"""
+import argparse
+import os.path as osp
+import sys
+
+from mmengine.config import Config, DictAction
+from mmengine.registry import init_default_scope
+from mmengine.runner import load_checkpoint
+
+sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
+import csnet_mmseg  # noqa: E402,F401  (fills the registries)
+from csnet_mmseg.utils.pruning import (PruningError, check_out_dir,  # noqa
+                                       prune_segmentor, write_pruned)
+from mmseg.registry import MODELS  # noqa: E402
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(
+        description='Remove the channels of a trained CSNet whose BN gamma '
+        'is below a threshold')
+    parser.add_argument('config', help='the training config of the model')
+    parser.add_argument('checkpoint', help='the trained (wide) checkpoint')
+    parser.add_argument(
+        '--out-dir', required=True, help='folder for the pruned files')
+    parser.add_argument(
+        '--threshold',
+        type=float,
+        default=1e-20,
+        help='remove channels with |gamma| < threshold (default: 1e-20, '
+        'the released models)')
+    parser.add_argument(
+        '--no-fold',
+        action='store_true',
+        help='drop the constant output of removed channels instead of '
+        'folding it into the next layers')
+    parser.add_argument(
+        '--input-size',
+        type=int,
+        nargs=2,
+        default=[224, 224],
+        metavar=('H', 'W'),
+        help='image size for the folded constants and FLOPs (224 224)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, key=value (xxx=yyy, a.b=[1,2])')
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    if not osp.isfile(args.config):
+        sys.exit(f'prune: config {args.config} not found')
+    if not osp.isfile(args.checkpoint):
+        sys.exit(f'prune: checkpoint {args.checkpoint} not found')
+    try:
+        check_out_dir(args.out_dir)
+    except FileExistsError as e:
+        sys.exit(f'prune: {e}')
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    model = MODELS.build(cfg.model)
+    ckpt = load_checkpoint(
+        model, args.checkpoint, map_location='cpu', strict=True)
+    try:
+        result = prune_segmentor(
+            model,
+            cfg.model,
+            threshold=args.threshold,
+            fold=not args.no_fold,
+            input_size=args.input_size)
+    except PruningError as e:
+        sys.exit(f'prune: {e}')
+    paths = write_pruned(
+        result,
+        args.out_dir,
+        cfg,
+        source=osp.abspath(args.checkpoint),
+        dataset_meta=ckpt.get('meta', {}).get('dataset_meta'))
+    print(result.summary)
+    print(f"config:     {paths['config']}")
+    print(f"checkpoint: {paths['checkpoint']}")
+    print(f"summary:    {paths['summary']}")
+
+
+if __name__ == '__main__':
+    main()

@@ -7,6 +7,7 @@ import py_sod_metrics as psm
 import pytest
 import torch
 from mmengine.dataset import ConcatDataset
+from mmengine.evaluator import Evaluator
 from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
 from mmseg.registry import METRICS
@@ -66,8 +67,12 @@ def _run(metric, samples):
 def test_registry_and_options():
     metric = METRICS.build(dict(type='SODMetric'))
     assert isinstance(metric, SODMetric) and metric.prefix == ''
+    # as the runner builds it from a config (a `metrics` key would make
+    # mmengine read the dict as an Evaluator config)
+    evaluator = Evaluator(dict(type='SODMetric', sod_metrics=['MAE']))
+    assert evaluator.metrics[0].sod_metrics == ['MAE']
     with pytest.raises(KeyError, match='IoU'):
-        SODMetric(metrics=['IoU'])
+        SODMetric(sod_metrics=['IoU'])
     with pytest.raises(ValueError, match='output_dir'):
         SODMetric(format_only=True)
     with pytest.raises(ValueError):
@@ -99,7 +104,7 @@ def test_perfect_inverted_constant(tmp_path):
     assert inverted['S/Sm'] < 0.1
     assert inverted['S/adpF'] == pytest.approx(0.0, abs=1e-6)
 
-    constant = _run(SODMetric(metrics=['MAE', 'Smeasure']), [
+    constant = _run(SODMetric(sod_metrics=['MAE', 'Smeasure']), [
         _sample(np.zeros_like(gt), g, i, 'S')
         for gt, (i, g) in zip(gts, paths)
     ])
@@ -171,7 +176,7 @@ def test_concat_per_dataset_keys_and_maps(tmp_path):
     ])
     assert len(concat) == len(a) + len(b)
     out_dir = tmp_path / 'maps'
-    metric = SODMetric(metrics=['MAE', 'Fmeasure'], output_dir=str(out_dir))
+    metric = SODMetric(sod_metrics=['MAE', 'Fmeasure'], output_dir=str(out_dir))
     metric.dataset_meta = concat.metainfo
     samples = []
     for i in range(len(concat)):
@@ -199,7 +204,7 @@ def test_concat_per_dataset_keys_and_maps(tmp_path):
 def test_prefix_fallback_name_format_only(tmp_path):
     gt = _blob_gt(20, 24)
     ((img, g), ) = _write_set(str(tmp_path / 'HKU-IS'), [gt])
-    res = _run(SODMetric(metrics='MAE', prefix='val'), [_sample(gt, g, img)])
+    res = _run(SODMetric(sod_metrics='MAE', prefix='val'), [_sample(gt, g, img)])
     assert res == {'val/HKU-IS/MAE': 0.0, 'val/MAE': 0.0}
     out = tmp_path / 'only_maps'
     metric = SODMetric(format_only=True, output_dir=str(out))
@@ -242,6 +247,6 @@ def test_saliency_from_logits():
 def test_two_channel_output(tmp_path):
     gt = _blob_gt(20, 24)
     ((img, g), ) = _write_set(str(tmp_path / 'S'), [gt])
-    res = _run(SODMetric(metrics=['MAE']),
+    res = _run(SODMetric(sod_metrics=['MAE']),
                [_sample(gt, g, img, 'S', channels=2)])
     assert res['S/MAE'] == pytest.approx(0.0, abs=1e-6)

@@ -201,10 +201,12 @@ def main(argv=None) -> int:
     except CurveError as e:
         print(f'error: {e}', file=sys.stderr)
         return 1
-    print(f"\n{'dataset':<12} {'model':<20} {'images':>6} {'maxF':>7} "
+    dw = max([len('dataset')] + [len(r[0]) for r in rows])
+    mw = max([len('model')] + [len(r[1]) for r in rows])
+    print(f"\n{'dataset':<{dw}} {'model':<{mw}} {'images':>6} {'maxF':>7} "
           f"{'meanF':>7} {'adpF':>7} {'MAE':>7}")
     for dataset, model, r in rows:
-        print(f"{dataset:<12} {model:<20} {r['num']:>6} "
+        print(f"{dataset:<{dw}} {model:<{mw}} {r['num']:>6} "
               f"{r['f_curve'].max():>7.4f} {r['f_curve'].mean():>7.4f} "
               f"{r['adp_f']:>7.4f} {r['mae']:>7.4f}")
     return 0

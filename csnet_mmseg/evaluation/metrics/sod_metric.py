@@ -154,9 +154,11 @@ class SODMetric(BaseMetric):
     (``collect_device``).
 
     Args:
-        metrics (Sequence[str]): Metric families to compute among
+        sod_metrics (Sequence[str]): Metric families to compute among
             ``'MAE'``, ``'Fmeasure'``, ``'Smeasure'``, ``'Emeasure'`` and
-            ``'WeightedFmeasure'`` (the slowest). Defaults to all.
+            ``'WeightedFmeasure'`` (the slowest). Defaults to all. (Not
+            called ``metrics``: mmengine reads a config dict with a
+            ``metrics`` key as an ``Evaluator``.)
         activation (str): How the output becomes a probability:
             ``'auto'``, ``'sigmoid'``, ``'softmax'`` or ``'none'``, see
             :func:`saliency_from_logits`. Defaults to 'auto'.
@@ -178,7 +180,7 @@ class SODMetric(BaseMetric):
     default_prefix: Optional[str] = ''
 
     def __init__(self,
-                 metrics: Sequence[str] = tuple(SOD_METRIC_KEYS),
+                 sod_metrics: Sequence[str] = tuple(SOD_METRIC_KEYS),
                  activation: str = 'auto',
                  output_dir: Optional[str] = None,
                  overwrite: bool = False,
@@ -190,13 +192,13 @@ class SODMetric(BaseMetric):
             collect_device=collect_device,
             prefix=prefix,
             collect_dir=collect_dir)
-        if isinstance(metrics, str):
-            metrics = [metrics]
-        unknown = [m for m in metrics if m not in SOD_METRIC_KEYS]
-        if unknown or not metrics:
-            raise KeyError(f'SODMetric: unknown metric(s) {unknown}; choose '
-                           f'among {list(SOD_METRIC_KEYS)}')
-        self.metrics = [m for m in SOD_METRIC_KEYS if m in metrics]
+        if isinstance(sod_metrics, str):
+            sod_metrics = [sod_metrics]
+        unknown = [m for m in sod_metrics if m not in SOD_METRIC_KEYS]
+        if unknown or not sod_metrics:
+            raise KeyError(f'SODMetric: unknown sod_metrics {unknown}; '
+                           f'choose among {list(SOD_METRIC_KEYS)}')
+        self.sod_metrics = [m for m in SOD_METRIC_KEYS if m in sod_metrics]
         if activation not in ('auto', 'sigmoid', 'softmax', 'none'):
             raise ValueError(f"SODMetric: unknown activation '{activation}'")
         self.activation = activation
@@ -280,7 +282,7 @@ class SODMetric(BaseMetric):
                     f'{gt.shape[1]}x{gt.shape[0]} (WxH) but the prediction '
                     f"for '{img_path}' is {pred.shape[1]}x{pred.shape[0]}; "
                     'predictions must be at the original image size')
-            stats = _image_stats(pred, gt, self.metrics)
+            stats = _image_stats(pred, gt, self.sod_metrics)
             stats['dataset'] = name
             self.results.append(stats)
 
@@ -326,7 +328,7 @@ class SODMetric(BaseMetric):
 
     def _summarise(self, items: List[dict]) -> Dict[str, float]:
         out: Dict[str, float] = OrderedDict()
-        for family in self.metrics:
+        for family in self.sod_metrics:
             if family == 'Fmeasure' or family == 'Emeasure':
                 c = family[0]
                 curve = np.mean(

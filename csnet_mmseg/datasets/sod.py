@@ -124,7 +124,8 @@ class SODDataset(BaseSegDataset):
 
     def __init__(self,
                  data_root: Optional[str] = None,
-                 data_prefix: dict = dict(img_path='images', seg_map_path='GT'),
+                 data_prefix: dict = dict(
+                     img_path='images', seg_map_path='GT'),
                  dataset_name: Optional[str] = None,
                  img_suffixes: Sequence[str] = SOD_IMG_SUFFIXES,
                  seg_map_suffixes: Sequence[str] = SOD_IMG_SUFFIXES,

@@ -3,7 +3,6 @@ import os.path as osp
 
 import cv2
 import numpy as np
-import pytest
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmseg.registry import DATASETS

@@ -156,7 +156,8 @@ def test_agrees_with_pysodmetrics(tmp_path):
         adpE=e['adp'],
         wFm=wfm.get_results()['wfm'])
     for key in KEYS:
-        assert ours[f'D/{key}'] == pytest.approx(float(ref[key]), abs=1e-12), key
+        assert ours[f'D/{key}'] == pytest.approx(
+            float(ref[key]), abs=1e-12), key
     assert 0.05 < ref['MAE'] < 0.5  # a non-trivial case
 
 
@@ -176,7 +177,8 @@ def test_concat_per_dataset_keys_and_maps(tmp_path):
     ])
     assert len(concat) == len(a) + len(b)
     out_dir = tmp_path / 'maps'
-    metric = SODMetric(sod_metrics=['MAE', 'Fmeasure'], output_dir=str(out_dir))
+    metric = SODMetric(
+        sod_metrics=['MAE', 'Fmeasure'], output_dir=str(out_dir))
     metric.dataset_meta = concat.metainfo
     samples = []
     for i in range(len(concat)):
@@ -204,7 +206,8 @@ def test_concat_per_dataset_keys_and_maps(tmp_path):
 def test_prefix_fallback_name_format_only(tmp_path):
     gt = _blob_gt(20, 24)
     ((img, g), ) = _write_set(str(tmp_path / 'HKU-IS'), [gt])
-    res = _run(SODMetric(sod_metrics='MAE', prefix='val'), [_sample(gt, g, img)])
+    res = _run(
+        SODMetric(sod_metrics='MAE', prefix='val'), [_sample(gt, g, img)])
     assert res == {'val/HKU-IS/MAE': 0.0, 'val/MAE': 0.0}
     out = tmp_path / 'only_maps'
     metric = SODMetric(format_only=True, output_dir=str(out))

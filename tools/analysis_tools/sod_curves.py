@@ -1,8 +1,10 @@
 """Precision-recall and F-measure curves from saved saliency maps.
 
     python tools/analysis_tools/sod_curves.py \
-        --pred csnet-L-x1=work_dirs/maps_x1 --pred csnet-L-x2=work_dirs/maps_x2 \
-        --gt ECSSD=data/sod/ECSSD/GT --gt DUTS-TE=data/sod/DUTS-TE/DUTS-TE-Mask \
+        --pred csnet-L-x1=work_dirs/maps_x1 \
+        --pred csnet-L-x2=work_dirs/maps_x2 \
+        --gt ECSSD=data/sod/ECSSD/GT \
+        --gt DUTS-TE=data/sod/DUTS-TE/DUTS-TE-Mask \
         --out-dir work_dirs/curves
 
 Each ``--pred NAME=DIR`` is one model. ``DIR`` holds one sub-folder per data

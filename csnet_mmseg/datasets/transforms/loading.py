@@ -80,7 +80,8 @@ def mask_to_grey8(mask: np.ndarray, path: str = '<array>') -> np.ndarray:
     return np.round(composed).astype(np.uint8)
 
 
-def read_sod_mask(path: str, backend_args: Optional[dict] = None) -> np.ndarray:
+def read_sod_mask(path: str,
+                  backend_args: Optional[dict] = None) -> np.ndarray:
     """Read a saliency mask file as 8-bit grey levels (not binarised).
 
     Accepts 0/255, soft (anti-aliased) and multi-level masks stored as

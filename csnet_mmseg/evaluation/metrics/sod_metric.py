@@ -175,7 +175,8 @@ class SODMetric(BaseMetric):
         collect_device (str): 'cpu' or 'gpu'. Defaults to 'cpu'.
         prefix (str, optional): Prefix of the metric keys. Defaults to None
             (no prefix).
-        collect_dir (str, optional): See :class:`mmengine.evaluator.BaseMetric`.
+        collect_dir (str, optional): See
+            :class:`mmengine.evaluator.BaseMetric`.
     """
     default_prefix: Optional[str] = ''
 

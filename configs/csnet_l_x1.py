@@ -18,3 +18,8 @@ model = dict(
         fuse_channels=[12, 24, 24],
         dilation_channels=[[1, 2, 2, 2, 4], [1, 4, 4, 4, 5], [2, 2, 4, 5, 4]],
         channels=60))
+test_cfg = dict(type='TestLoop')
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=50),
+    visualization=dict(type='SegVisualizationHook'))

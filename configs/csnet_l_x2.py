@@ -18,3 +18,8 @@ model = dict(
         fuse_channels=[17, 38, 32],
         dilation_channels=[[2, 1, 2, 2, 1], [0, 6, 6, 7, 5], [0, 1, 3, 7, 7]],
         channels=79))
+test_cfg = dict(type='TestLoop')
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=50),
+    visualization=dict(type='SegVisualizationHook'))

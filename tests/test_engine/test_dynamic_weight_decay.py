@@ -358,15 +358,17 @@ def test_amp_adds_decay_to_unscaled_gradient():
     assert state['loss_scaler']['scale'] == 1024.0
 
 
-def test_config_built_wrapper():
-    cfg = Config.fromfile(osp.join(CONFIGS, 'csnet_duts.py'))
+@pytest.mark.parametrize('name,lr', [('csnet_duts.py', 1e-4),
+                                     ('csnet_synthetic.py', 2e-3)])
+def test_config_built_wrapper(name, lr):
+    cfg = Config.fromfile(osp.join(CONFIGS, name))
     assert cfg.optim_wrapper.type == 'DynamicWeightDecayOptimWrapper'
     model = MODELS.build(cfg.model)
     with DefaultScope.overwrite_default_scope('mmseg'):
         wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
     assert isinstance(wrapper, DynamicWeightDecayOptimWrapper)
     assert wrapper.dynamic_decay == 3.0
-    assert wrapper.optimizer.defaults['lr'] == 1e-4
+    assert wrapper.optimizer.defaults['lr'] == lr
     assert wrapper.optimizer.defaults['betas'] == (0.9, 0.99)
     assert all(not t.in_head for t in wrapper.targets)
     assert all(t.name.startswith('backbone.') for t in wrapper.targets)

@@ -1,0 +1,38 @@
+# CSNet trained as in the paper (Gao et al., ECCV 2020): DUTS-TR, batch 24,
+# 224x224, 300 epochs of Adam (lr 1e-4, betas 0.9/0.99), lr x0.1 at epochs
+# 200 and 250, BCE loss, MAE on ECSSD validated every 10 epochs (the best
+# checkpoint by ECSSD/MAE is kept); tested on the six SOD benchmarks.
+# Dynamic weight decay (lambda_d = 3.0, metric |GAP| of each channel's
+# output after BN + PReLU) acts on the BN gammas of every gOctConv of the
+# backbone, which get no standard decay; every other parameter keeps the
+# standard weight decay 5e-3. See docs/dynamic_weight_decay.md.
+#   SOD_DATA_ROOT=/path/to/sod python tools/train.py configs/csnet_duts.py
+_base_ = [
+    './_base_/models/csnet.py', './_base_/datasets/duts.py',
+    './_base_/datasets/sod_benchmarks.py', './_base_/default_runtime.py',
+    './_base_/schedules/schedule_300e.py'
+]
+custom_imports = dict(imports=['csnet_mmseg'], allow_failed_imports=False)
+randomness = dict(seed=0)
+crop_size = (224, 224)
+# training batches are stacked to 224x224 (mmseg needs a size in training)
+model = dict(data_preprocessor=dict(size=crop_size))
+train_dataloader = dict(batch_size=24)
+optim_wrapper = dict(
+    _delete_=True,
+    type='DynamicWeightDecayOptimWrapper',
+    constructor='DynamicWeightDecayOptimWrapperConstructor',
+    optimizer=dict(type='Adam', lr=1e-4, betas=(0.9, 0.99), weight_decay=5e-3),
+    dynamic_decay=3.0,
+    metric='gap',  # S = |mean over H, W| per sample and channel, batch mean
+    scale_weights=None,  # 'flops': TPAMI FLOPs-aware weights 1/4^k
+    include_head=False)  # True: also the head's gOctConv/dilation norms
+val_evaluator = dict(type='SODMetric')
+default_hooks = dict(
+    checkpoint=dict(
+        type='CheckpointHook',
+        by_epoch=True,
+        interval=10,
+        max_keep_ckpts=3,
+        save_best='ECSSD/MAE',
+        rule='less'))

@@ -14,6 +14,7 @@ param_scheduler = [
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=300, val_interval=10)
 val_cfg = dict(type='ValLoop')
+log_processor = dict(by_epoch=True)
 test_cfg = dict(type='TestLoop')
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),

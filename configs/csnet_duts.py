@@ -14,9 +14,6 @@ _base_ = [
 ]
 custom_imports = dict(imports=['csnet_mmseg'], allow_failed_imports=False)
 randomness = dict(seed=0)
-crop_size = (224, 224)
-# training batches are stacked to 224x224 (mmseg needs a size in training)
-model = dict(data_preprocessor=dict(size=crop_size))
 train_dataloader = dict(batch_size=24)
 optim_wrapper = dict(
     _delete_=True,

@@ -7,16 +7,15 @@
 # (lr 2e-3 - the paper's 1e-4 is for 300 epochs -, betas 0.9/0.99), lr x0.1
 # at iteration 250, dynamic weight decay 3.0 on the backbone's gOctConv BN
 # gammas, standard weight decay 5e-3 on everything else. Validation on the
-# synthetic val set every 100 iterations; the best checkpoint by
-# synthetic_sod_val/MAE is kept.
+# synthetic val set every 100 iterations; checkpoints at 100/200/300 (last
+# two kept) and the best one by synthetic_sod_val/MAE.
 _base_ = [
     './_base_/models/csnet.py', './_base_/datasets/synthetic_sod.py',
-    './_base_/default_runtime.py'
+    './_base_/default_runtime.py', './_base_/schedules/schedule_short.py'
 ]
 custom_imports = dict(imports=['csnet_mmseg'], allow_failed_imports=False)
 randomness = dict(seed=0)
 crop_size = (112, 112)
-model = dict(data_preprocessor=dict(size=crop_size))
 train_pipeline = [
     dict(type='LoadSODImage'),
     dict(type='LoadSODAnnotations'),
@@ -38,6 +37,7 @@ val_evaluator = dict(type='SODMetric')
 test_evaluator = val_evaluator
 
 optim_wrapper = dict(
+    _delete_=True,
     type='DynamicWeightDecayOptimWrapper',
     constructor='DynamicWeightDecayOptimWrapperConstructor',
     optimizer=dict(type='Adam', lr=2e-3, betas=(0.9, 0.99), weight_decay=5e-3),
@@ -55,19 +55,11 @@ param_scheduler = [
         end=300)
 ]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=300, val_interval=100)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-log_processor = dict(by_epoch=False)
 default_hooks = dict(
-    timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=20, log_metric_by_epoch=False),
-    param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(
         type='CheckpointHook',
         by_epoch=False,
         interval=100,
         max_keep_ckpts=2,
         save_best='synthetic_sod_val/MAE',
-        rule='less'),
-    sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='SegVisualizationHook'))
+        rule='less'))

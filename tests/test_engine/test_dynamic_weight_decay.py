@@ -244,6 +244,9 @@ def test_hooks_keep_no_activation():
     with torch.no_grad():
         loss_fn(model, batch())
     assert wrapper.pending_counts == [0] * len(wrapper.targets)
+    # a deep copy of the model carries the hooks but does not record
+    copy.deepcopy(model).train()(batch())
+    assert wrapper.pending_counts == [0] * len(wrapper.targets)
 
 
 def test_accumulation_rule():

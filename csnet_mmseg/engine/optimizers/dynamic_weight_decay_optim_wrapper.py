@@ -232,7 +232,13 @@ class DynamicWeightDecayOptimWrapper(OptimWrapper):
 
     def _make_hook(self, index: int):
 
+        target = self.targets[index].act
+
         def hook(module: nn.Module, inputs, output) -> None:
+            # a deep copy of the model (e.g. an EMA model) copies the hook too:
+            # only the hooked module itself records
+            if module is not target:
+                return
             if not module.training or not torch.is_grad_enabled():
                 return
             if not isinstance(output, Tensor):

@@ -1,0 +1,101 @@
+"""Tensor helpers of the deploy-time CSNet: fast eager CPU kernels for
+CSNet's few-channel, high-resolution maps, and plain standard ops while
+exporting to ONNX (same results either way)."""
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def exporting() -> bool:
+    """Whether an ONNX export is tracing the model."""
+    return torch.onnx.is_in_onnx_export()
+
+
+def is_channels_last(x: Tensor) -> bool:
+    """Channels-last (NHWC) memory and not also plain contiguous."""
+    return (x.dim() == 4 and not x.is_contiguous()
+            and x.is_contiguous(memory_format=torch.channels_last))
+
+
+def onednn_inference(x: Tensor) -> bool:
+    """Whether ``x`` can take the oneDNN channels-last path: float32 on a
+    CPU with oneDNN, no autograd, not tracing or exporting (traced graphs
+    keep the standard ops)."""
+    return (x.device.type == 'cpu' and x.dtype == torch.float32
+            and torch.backends.mkldnn.is_available()
+            and not torch.is_grad_enabled() and not exporting()
+            and not torch.jit.is_tracing())
+
+
+def conv2d(x: Tensor,
+           weight: Tensor,
+           bias: Tensor,
+           padding: int = 0,
+           dilation: int = 1,
+           groups: int = 1) -> Tensor:
+    """Stride-1 ``F.conv2d``.
+
+    A channels-last CPU input (no autograd) goes straight to oneDNN, which
+    keeps the layout; ``F.conv2d`` would pick its slow reference kernel for
+    1x1 and small convolutions when running with one thread.
+    """
+    if (onednn_inference(x)
+            and x.is_contiguous(memory_format=torch.channels_last)):
+        return torch.mkldnn_convolution(x, weight, bias, [padding, padding],
+                                        [1, 1], [dilation, dilation], groups)
+    return F.conv2d(x, weight, bias, 1, padding, dilation, groups)
+
+
+def prelu(x: Tensor, weight: Tensor) -> Tensor:
+    """``F.prelu`` with one slope per channel.
+
+    For a channels-last tensor the channels are the innermost dimension,
+    where a per-channel broadcast does not vectorise; viewing it as
+    ``(N * H, W * C)`` with the slopes tiled ``W`` times gives the same
+    result several times faster.
+    """
+    if (exporting() or torch.jit.is_tracing() or not is_channels_last(x)
+            or weight.numel() == 1):
+        return F.prelu(x, weight)
+    n, c, h, w = x.shape
+    tiled = weight.expand(w, c).reshape(w * c)
+    y = F.prelu(x.permute(0, 2, 3, 1).reshape(n * h, w * c), tiled)
+    return y.view(n, h, w, c).permute(0, 3, 1, 2)
+
+
+def halve(size: Sequence) -> tuple:
+    """Size after one 2x2 pooling (floored); works on traced sizes too."""
+    return size[0] // 2, size[1] // 2
+
+
+def max_pool2x(x: Tensor, times: int = 1) -> Tensor:
+    """``F.max_pool2d(x, 2**times, 2**times)``.
+
+    In eager mode this is computed as the maximum of the four strided
+    sub-grids, several times faster on a CPU than ``max_pool2d`` for the
+    few-channel, high-resolution maps of CSNet; the results are identical (a
+    max is exact; the sub-grids drop the last row/column of odd sizes as the
+    floored pooling does). ONNX export gets the plain ``MaxPool``.
+    """
+    if exporting() or torch.jit.is_tracing():
+        k = 2**times
+        return F.max_pool2d(x, k, k)
+    for _ in range(times):
+        h, w = x.shape[-2] // 2 * 2, x.shape[-1] // 2 * 2
+        x = torch.maximum(
+            torch.maximum(x[..., 0:h:2, 0:w:2], x[..., 0:h:2, 1:w:2]),
+            torch.maximum(x[..., 1:h:2, 0:w:2], x[..., 1:h:2, 1:w:2]))
+    return x
+
+
+def avg_pool2x(x: Tensor) -> Tensor:
+    """``F.avg_pool2d(x, 2, 2)`` (floored sizes)."""
+    return F.avg_pool2d(x, 2, 2)
+
+
+def upsample(x: Tensor, size: Sequence, align_corners: bool = False) -> Tensor:
+    """Bilinear resize to ``size`` (as the training form does)."""
+    return F.interpolate(
+        x, size=size, mode='bilinear', align_corners=align_corners)

@@ -1,4 +1,4 @@
-"""Channel metrics ``S`` of dynamic weight decay (feature response per channel).
+"""Channel metrics ``S`` of dynamic weight decay (per-channel response).
 
 A metric maps one activation tensor of shape ``(N, C, *spatial)`` to a
 ``(C,)`` tensor: the response of every channel, averaged over the batch. The
@@ -16,8 +16,9 @@ DWDMetric = Callable[[Tensor], Tensor]
 DWD_METRICS: Dict[str, DWDMetric] = {}
 
 
-def register_dwd_metric(name: str,
-                        force: bool = False) -> Callable[[DWDMetric], DWDMetric]:
+def register_dwd_metric(
+        name: str,
+        force: bool = False) -> Callable[[DWDMetric], DWDMetric]:
     """Decorator registering a channel metric under ``name``.
 
     Args:

@@ -64,8 +64,8 @@ def find_dwd_targets(model: nn.Module,
             pattern = re.compile(target_regex)
         except re.error as e:
             raise ValueError(
-                f'dynamic weight decay: invalid target_regex {target_regex!r}: '
-                f'{e}') from e
+                'dynamic weight decay: invalid target_regex '
+                f'{target_regex!r}: {e}') from e
     head_prefixes = [
         name + '.' for name, m in model.named_modules()
         if isinstance(m, BaseDecodeHead)
@@ -86,7 +86,9 @@ def find_dwd_targets(model: nn.Module,
             continue
         for j, (norm, act) in enumerate(zip(m.norms, m.acts)):
             weight = getattr(norm, 'weight', None)
-            if not isinstance(weight, nn.Parameter) or not weight.requires_grad:
+            trainable = isinstance(weight, nn.Parameter) and \
+                weight.requires_grad
+            if not trainable:
                 continue
             norm_name = f'{name}.norms.{j}' if name else f'norms.{j}'
             if pattern is not None and not pattern.search(norm_name):

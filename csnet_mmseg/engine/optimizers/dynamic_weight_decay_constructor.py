@@ -13,7 +13,8 @@ from .dynamic_weight_decay_optim_wrapper import DynamicWeightDecayOptimWrapper
 
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
-class DynamicWeightDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
+class DynamicWeightDecayOptimWrapperConstructor(
+        DefaultOptimWrapperConstructor):
     """Builds a :class:`DynamicWeightDecayOptimWrapper` with the right groups.
 
     The targeted gammas (chosen by the wrapper's ``include_head`` and

@@ -1,4 +1,4 @@
-"""Dynamic weight decay (Gao et al., ECCV 2020) as an MMEngine optim wrapper."""
+"""Dynamic weight decay (Gao et al., ECCV 2020) as an optimizer wrapper."""
 import logging
 from contextlib import contextmanager
 from typing import List, Optional, Sequence, Union
@@ -141,12 +141,13 @@ class DynamicWeightDecayOptimWrapper(OptimWrapper):
             clip_grad=clip_grad)
         if model is None:
             raise TypeError(
-                'DynamicWeightDecayOptimWrapper needs the model: build it with '
-                "optim_wrapper=dict(constructor='DynamicWeightDecayOptimWrapper"
-                "Constructor', ...) or pass model=... directly")
+                'DynamicWeightDecayOptimWrapper needs the model: build it '
+                'with optim_wrapper=dict(constructor='
+                "'DynamicWeightDecayOptimWrapperConstructor', ...) or pass "
+                'model=... directly')
         if float(dynamic_decay) < 0:
-            raise ValueError('dynamic weight decay: dynamic_decay must be >= 0, '
-                             f'got {dynamic_decay}')
+            raise ValueError('dynamic weight decay: dynamic_decay must be '
+                             f'>= 0, got {dynamic_decay}')
         self.dynamic_decay = float(dynamic_decay)
         self.metric = get_dwd_metric(metric)
         self.metric_name = metric_name(metric)
@@ -409,7 +410,8 @@ class DynamicWeightDecayOptimWrapper(OptimWrapper):
         if changed:
             print_log(
                 'Dynamic weight decay: the config differs from the checkpoint '
-                f'(key: (checkpoint, now)) {changed}; the current one is used.',
+                f'(key: (checkpoint, now)) {changed}; the current one is '
+                'used.',
                 logger='current',
                 level=logging.WARNING)
 

@@ -95,3 +95,49 @@ def training_form(segmentor, x):
         size=x.shape[-2:],
         mode='bilinear',
         align_corners=segmentor.decode_head.align_corners)
+
+
+def load_tool(relpath: str):
+    """Import a script under tools/ as a module (to call its ``main``)."""
+    import importlib.util
+    path = osp.join(ROOT, relpath)
+    name = 'tool_' + osp.splitext(osp.basename(path))[0]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope='module')
+def tiny_files(tmp_path_factory):
+    """A config + checkpoint of a tiny random CSNet and a folder of three
+    small images of different sizes."""
+    import cv2
+    import numpy as np
+    root = tmp_path_factory.mktemp('tiny')
+    cfg = root / 'tiny_csnet.py'
+    base = osp.join(ROOT, 'configs', '_base_', 'models', 'csnet.py')
+    bb, head = TINY_TABLE['backbone'], TINY_TABLE['decode_head']
+    cfg.write_text(f'_base_ = [{base!r}]\n'
+                   f'model = dict(backbone=dict(stem_channels='
+                   f"{bb['stem_channels']}, stage_channels="
+                   f"{bb['stage_channels']}), decode_head=dict(" +
+                   ', '.join(f'{k}={v!r}' for k, v in head.items()) + '))\n')
+    seg = build_segmentor(TINY_TABLE, seed=5)
+    ckpt = root / 'tiny.pth'
+    torch.save(dict(state_dict=seg.state_dict(), meta=dict()), str(ckpt))
+    images = root / 'images'
+    images.mkdir()
+    rng = np.random.RandomState(0)
+    sizes = {'a.jpg': (70, 90), 'b.png': (64, 48), 'c.jpg': (37, 101)}
+    for name, (h, w) in sizes.items():
+        img = rng.randint(0, 256, (h, w, 3)).astype(np.uint8)
+        img[h // 4:h // 2, w // 4:w // 2] = 255  # something salient
+        cv2.imwrite(str(images / name), img)
+    (images / 'notes.txt').write_text('not an image')
+    return dict(
+        config=str(cfg),
+        checkpoint=str(ckpt),
+        images=str(images),
+        sizes=sizes,
+        segmentor=seg)

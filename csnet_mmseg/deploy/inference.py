@@ -1,0 +1,187 @@
+"""Saliency prediction on image files with the official CSNet protocol.
+
+Resize the image to 224x224 (bilinear), normalise with the ImageNet
+mean/std (RGB), run the network, take the sigmoid, and resize the
+probability map back to the original size (bilinear); 8-bit maps are
+``round(255 * p)``. Backends: the PyTorch segmentor (training form or
+deploy form) and ONNX Runtime.
+"""
+import glob
+import os
+import os.path as osp
+from typing import List, Optional, Sequence, Tuple
+
+import cv2
+import mmcv
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .deploy_model import IMAGENET_MEAN, IMAGENET_STD, convert_to_deploy
+
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
+TEST_SIZE = (224, 224)
+
+
+def read_image_rgb(path: str) -> np.ndarray:
+    """An image file as ``(H, W, 3)`` uint8 RGB (grey and RGBA converted)."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f"Image '{path}' does not exist")
+    img = cv2.imread(path, cv2.IMREAD_COLOR)
+    if img is None:
+        raise OSError(f"Cannot read the image '{path}' (not an image or "
+                      'corrupt)')
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def resize_images(images: Sequence[np.ndarray],
+                  size: Tuple[int, int] = TEST_SIZE) -> np.ndarray:
+    """``(N, 3, h, w)`` uint8 batch of RGB images resized to ``size`` (h, w)
+    with OpenCV's bilinear filter (as MMSeg's ``Resize`` does)."""
+    h, w = size
+    out = [
+        mmcv.imresize(img, (w, h), interpolation='bilinear') for img in images
+    ]
+    return np.ascontiguousarray(np.stack(out).transpose(0, 3, 1, 2))
+
+
+def normalise(batch: np.ndarray,
+              mean: Sequence[float] = IMAGENET_MEAN,
+              std: Sequence[float] = IMAGENET_STD) -> Tensor:
+    """uint8 ``(N, 3, h, w)`` RGB -> float32 tensor ``(x - mean) / std``."""
+    x = torch.from_numpy(batch).float()
+    m = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
+    s = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
+    return (x - m) / s
+
+
+def saliency_to_uint8(prob: Tensor, size: Tuple[int, int]) -> np.ndarray:
+    """A probability map ``(h, w)`` / ``(1, h, w)`` resized bilinearly to
+    ``size`` (H, W) -> ``(H, W)`` uint8 ``round(255 * p)``."""
+    p = prob.float().reshape(1, 1, *prob.shape[-2:])
+    if tuple(p.shape[-2:]) != tuple(size):
+        p = F.interpolate(
+            p, size=tuple(size), mode='bilinear', align_corners=False)
+    p = p[0, 0].clamp(0, 1).mul(255).round()
+    return p.to(torch.uint8).cpu().numpy()
+
+
+def overlay_image(img_rgb: np.ndarray,
+                  saliency: np.ndarray,
+                  alpha: float = 0.5) -> np.ndarray:
+    """A BGR picture (for ``cv2.imwrite``): the image blended with the
+    saliency map drawn with the JET colour map."""
+    heat = cv2.applyColorMap(saliency, cv2.COLORMAP_JET)
+    img_bgr = cv2.cvtColor(img_rgb, cv2.COLOR_RGB2BGR)
+    return cv2.addWeighted(img_bgr, 1 - alpha, heat, alpha, 0)
+
+
+class PyTorchSaliency:
+    """Saliency with a PyTorch CSNet segmentor.
+
+    Args:
+        config (str): Config file (e.g. ``configs/csnet_l_x1.py``).
+        checkpoint (str): Checkpoint file.
+        device (str): Torch device. Defaults to 'cpu'.
+        deploy (bool): Use :func:`convert_to_deploy`'s fused form instead of
+            the segmentor. Defaults to False.
+    """
+
+    def __init__(self,
+                 config: str,
+                 checkpoint: str,
+                 device: str = 'cpu',
+                 deploy: bool = False) -> None:
+        import csnet_mmseg  # noqa: F401  (registers the CSNet modules)
+        from mmseg.apis import init_model
+        for path, what in ((config, 'config'), (checkpoint, 'checkpoint')):
+            if not osp.isfile(path):
+                raise FileNotFoundError(f'{what} file not found: {path}')
+        self.segmentor = init_model(config, checkpoint, device=device).eval()
+        self.device = device
+        self.model = convert_to_deploy(
+            self.segmentor, with_sigmoid=True) if deploy else None
+        pre = self.segmentor.data_preprocessor
+        self.mean = pre.mean.flatten().tolist()
+        self.std = pre.std.flatten().tolist()
+
+    @torch.no_grad()
+    def __call__(self, batch: np.ndarray) -> Tensor:
+        """uint8 RGB ``(N, 3, h, w)`` -> saliency ``(N, 1, h, w)``."""
+        x = normalise(batch, self.mean, self.std).to(self.device)
+        if self.model is not None:
+            return self.model(x).cpu()
+        logits = self.segmentor(x, mode='tensor')
+        logits = F.interpolate(
+            logits,
+            size=x.shape[-2:],
+            mode='bilinear',
+            align_corners=self.segmentor.decode_head.align_corners)
+        return logits.sigmoid().cpu()
+
+
+class OnnxRuntimeSaliency:
+    """Saliency with an ONNX model from ``tools/deployment/pytorch2onnx.py``.
+
+    The kind of input (normalised float, RGB 0-255 float, or uint8) is read
+    from the model's input type and metadata; a ``'logits'`` output gets
+    the sigmoid here.
+
+    Args:
+        onnx_file (str): The ``.onnx`` file.
+        threads (int, optional): ONNX Runtime ``intra_op_num_threads``.
+    """
+
+    def __init__(self, onnx_file: str, threads: Optional[int] = None) -> None:
+        from .onnx_export import ort_session
+        if not osp.isfile(onnx_file):
+            raise FileNotFoundError(f'ONNX file not found: {onnx_file}')
+        self.session = ort_session(onnx_file, threads)
+        inp = self.session.get_inputs()[0]
+        self.input_name = inp.name
+        meta = self.session.get_modelmeta().custom_metadata_map
+        self.uint8 = inp.type == 'tensor(uint8)'
+        self.raw = self.uint8 or meta.get(
+            'input', '').startswith('RGB image, values 0-255')
+        self.logits = self.session.get_outputs()[0].name != 'saliency'
+
+    def __call__(self, batch: np.ndarray) -> Tensor:
+        """uint8 RGB ``(N, 3, h, w)`` -> saliency ``(N, 1, h, w)``."""
+        if self.uint8:
+            x = batch
+        elif self.raw:
+            x = batch.astype(np.float32)
+        else:
+            x = normalise(batch).numpy()
+        out = torch.from_numpy(self.session.run(None, {self.input_name: x})[0])
+        return out.sigmoid() if self.logits else out
+
+
+def collect_images(inputs: Sequence[str]) -> List[str]:
+    """Image files from files, folders (their images, sorted) and glob
+    patterns, in order, without duplicates."""
+    files: List[str] = []
+    for item in inputs:
+        if osp.isdir(item):
+            found = sorted(
+                osp.join(item, f) for f in os.listdir(item)
+                if f.lower().endswith(IMAGE_EXTENSIONS)
+                and osp.isfile(osp.join(item, f)))
+            if not found:
+                raise FileNotFoundError(f'no images in the folder {item}')
+        elif osp.isfile(item):
+            found = [item]
+        elif any(c in item for c in '*?['):
+            found = sorted(
+                f for f in glob.glob(item, recursive=True)
+                if osp.isfile(f) and f.lower().endswith(IMAGE_EXTENSIONS))
+            if not found:
+                raise FileNotFoundError(f'no images match {item}')
+        else:
+            raise FileNotFoundError(f'no such image, folder or pattern: '
+                                    f'{item}')
+        for f in found:
+            if f not in files:
+                files.append(f)
+    return files

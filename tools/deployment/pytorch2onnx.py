@@ -1,0 +1,173 @@
+"""Export a CSNet model to ONNX (the fused deploy form).
+
+    python tools/deployment/pytorch2onnx.py CONFIG CHECKPOINT OUT.onnx \
+        [--shape H W] [--opset N] [--no-sigmoid] [--with-preprocess \
+        [--input-dtype uint8|float32]] [--verify IMAGE_OR_DIR] [--overwrite]
+
+The graph has dynamic batch, height and width. By default its input
+``input`` is a float32 (N, 3, H, W) RGB image normalised with the ImageNet
+mean/std, and its output ``saliency`` is (N, 1, H, W) in [0, 1] at the input
+size (the sigmoid is in the graph; ``--no-sigmoid`` gives ``logits``).
+``--with-preprocess`` puts the normalisation into the graph: the input is
+then RGB 0-255, uint8 by default (``--input-dtype float32`` for floats).
+``--verify`` runs ONNX Runtime and PyTorch on real images (resized to
+224x224 as the official protocol does, and at 1.5x that size for the
+dynamic shape) and fails if they differ by more than ``--tolerance``.
+"""
+import argparse
+import os.path as osp
+import sys
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
+from csnet_mmseg.deploy import convert_to_deploy  # noqa: E402
+from csnet_mmseg.deploy.inference import (
+    collect_images,  # noqa: E402
+    normalise,
+    read_image_rgb,
+    resize_images)
+from csnet_mmseg.deploy.onnx_export import (  # noqa: E402
+    compare_with_onnxruntime, export_onnx, ort_session)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Export a CSNet model (deploy form) to ONNX')
+    parser.add_argument('config', help='model config')
+    parser.add_argument('checkpoint', help='checkpoint')
+    parser.add_argument('out', help='output .onnx file')
+    parser.add_argument(
+        '--shape',
+        type=int,
+        nargs=2,
+        default=[224, 224],
+        metavar=('H', 'W'),
+        help='tracing size (the graph accepts any size), default 224 224')
+    parser.add_argument(
+        '--opset', type=int, default=17, help='ONNX opset (>= 13)')
+    parser.add_argument(
+        '--no-sigmoid',
+        action='store_true',
+        help='output logits instead of saliency in [0, 1]')
+    parser.add_argument(
+        '--with-preprocess',
+        action='store_true',
+        help='normalise in the graph: the input is RGB 0-255')
+    parser.add_argument(
+        '--input-dtype',
+        choices=['uint8', 'float32'],
+        help='input type with --with-preprocess (default uint8)')
+    parser.add_argument(
+        '--verify',
+        metavar='IMAGE_OR_DIR',
+        help='compare ONNX Runtime with PyTorch on these images')
+    parser.add_argument(
+        '--max-verify',
+        type=int,
+        default=8,
+        help='at most this many images for --verify (default 8)')
+    parser.add_argument(
+        '--tolerance',
+        type=float,
+        default=1e-4,
+        help='largest allowed abs difference for --verify (default 1e-4)')
+    parser.add_argument(
+        '--overwrite', action='store_true', help='replace an existing OUT')
+    args = parser.parse_args(argv)
+    if args.opset < 13:
+        parser.error(f'--opset must be >= 13, got {args.opset}')
+    if args.input_dtype and not args.with_preprocess:
+        parser.error('--input-dtype needs --with-preprocess (without it the '
+                     'input is a normalised float32 image)')
+    if min(args.shape) < 8:
+        parser.error(f'--shape must be at least 8x8, got {args.shape}')
+    return args
+
+
+def verification_inputs(path, max_images, with_preprocess, dtype):
+    files = collect_images([path])[:max_images]
+    raw = resize_images([read_image_rgb(f) for f in files])
+    big = resize_images([read_image_rgb(f) for f in files[:2]], (336, 288))
+    batches = []
+    for b in (raw, big):
+        t = torch.from_numpy(b)
+        if not with_preprocess:
+            t = normalise(b)
+        elif dtype == torch.float32:
+            t = t.float()
+        batches.extend(t[i:i + 1] for i in range(len(t)))
+    batches.append(batches[0].expand(2, -1, -1, -1).contiguous())  # batch 2
+    return files, batches
+
+
+class TrainingForm:
+    """The segmentor's eval output at the input size (the reference of the
+    deploy form), taking the same input as the exported graph."""
+
+    def __init__(self, segmentor, sigmoid, preprocess=None):
+        self.segmentor = segmentor
+        self.sigmoid = sigmoid
+        self.pre = preprocess
+
+    def __call__(self, x):
+        if self.pre is not None:  # normalise as the graph does
+            x = (x.float() - self.pre.mean) * self.pre.inv_std
+        out = F.interpolate(
+            self.segmentor(x, mode='tensor'),
+            size=x.shape[-2:],
+            mode='bilinear',
+            align_corners=self.segmentor.decode_head.align_corners)
+        return out.sigmoid() if self.sigmoid else out
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    for path, what in ((args.config, 'config'), (args.checkpoint,
+                                                 'checkpoint')):
+        if not osp.isfile(path):
+            sys.exit(f'error: {what} file not found: {path}')
+    if osp.exists(args.out) and not args.overwrite:
+        sys.exit(f'error: {args.out} exists; pass --overwrite to replace it')
+    if args.verify and not osp.exists(args.verify):
+        sys.exit(f'error: --verify: no such image or folder: {args.verify}')
+    import csnet_mmseg  # noqa: F401  (registers the CSNet modules)
+    from mmseg.apis import init_model
+    segmentor = init_model(args.config, args.checkpoint, device='cpu')
+    model = convert_to_deploy(
+        segmentor,
+        with_sigmoid=not args.no_sigmoid,
+        with_preprocess=args.with_preprocess)
+    dtype = torch.uint8 if (args.with_preprocess and args.input_dtype
+                            != 'float32') else torch.float32
+    meta = export_onnx(
+        model,
+        args.out,
+        shape=args.shape,
+        opset=args.opset,
+        input_dtype=dtype,
+        overwrite=args.overwrite)
+    print(f'wrote {args.out} (opset {args.opset}, dynamic batch/height/'
+          f'width)\n  input: {meta["input"]}\n  output: {meta["output"]}')
+    if args.verify:
+        files, batches = verification_inputs(args.verify, args.max_verify,
+                                             args.with_preprocess, dtype)
+        session = ort_session(args.out)
+        diff, n = compare_with_onnxruntime(model, args.out, batches, session)
+        train = TrainingForm(segmentor, not args.no_sigmoid,
+                             model if args.with_preprocess else None)
+        diff_train, _ = compare_with_onnxruntime(train, args.out, batches,
+                                                 session)
+        ok = max(diff, diff_train) <= args.tolerance
+        print(f'verify: {len(files)} image(s), {n} runs (224x224, 336x288, '
+              f'batch 2): max |ONNX Runtime - PyTorch| = {diff:.2e} (deploy '
+              f'form), {diff_train:.2e} (training form) '
+              f'({"OK" if ok else "FAILED"}, tolerance {args.tolerance:g})')
+        if not ok:
+            return 1
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

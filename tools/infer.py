@@ -1,0 +1,145 @@
+"""Saliency maps for images with a CSNet model (PyTorch or ONNX Runtime).
+
+    # PyTorch: config + checkpoint (--deploy: the fused, faster form)
+    python tools/infer.py INPUT [INPUT ...] --out-dir OUT \
+        --config configs/csnet_l_x1.py --checkpoint csnet_l_x1.pth [--deploy]
+    # ONNX Runtime: a model from tools/deployment/pytorch2onnx.py
+    python tools/infer.py INPUT [INPUT ...] --out-dir OUT \
+        --backend onnxruntime --onnx csnet_l_x1.onnx
+
+INPUT is an image, a folder (its images) or a quoted glob ('imgs/*.jpg').
+Each image gives OUT/<stem>.png, an 8-bit saliency map at the image's
+original size (official protocol: resize to 224x224, ImageNet mean/std,
+sigmoid, resize the map back bilinearly); --overlay also writes
+OUT/overlay/<stem>.jpg. Existing files are never replaced unless
+--overwrite is given.
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+from collections import Counter
+
+import cv2
+import torch
+from mmengine.utils import ProgressBar
+
+sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
+from csnet_mmseg.deploy.inference import (  # noqa: E402
+    TEST_SIZE, OnnxRuntimeSaliency, PyTorchSaliency, collect_images,
+    overlay_image, read_image_rgb, resize_images, saliency_to_uint8)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='CSNet saliency maps for images (8-bit PNG)')
+    parser.add_argument(
+        'inputs', nargs='+', help='images, folders or glob patterns')
+    parser.add_argument('--out-dir', required=True, help='output folder')
+    parser.add_argument(
+        '--backend',
+        choices=['pytorch', 'onnxruntime'],
+        default='pytorch',
+        help='inference backend (default: pytorch)')
+    parser.add_argument('--config', help='model config (pytorch backend)')
+    parser.add_argument('--checkpoint', help='checkpoint (pytorch backend)')
+    parser.add_argument(
+        '--deploy',
+        action='store_true',
+        help='pytorch backend: use the fused deploy form')
+    parser.add_argument('--onnx', help='.onnx model (onnxruntime backend)')
+    parser.add_argument('--device', default='cpu', help='torch device')
+    parser.add_argument(
+        '--threads', type=int, help='CPU threads (torch and ONNX Runtime)')
+    parser.add_argument(
+        '--batch-size', type=int, default=1, help='images per forward pass')
+    parser.add_argument(
+        '--overlay',
+        action='store_true',
+        help='also write OUT/overlay/<stem>.jpg (image + saliency)')
+    parser.add_argument(
+        '--overwrite', action='store_true', help='replace existing outputs')
+    args = parser.parse_args(argv)
+    if args.backend == 'pytorch':
+        if not (args.config and args.checkpoint):
+            parser.error('the pytorch backend needs --config and --checkpoint')
+        if args.onnx:
+            parser.error('--onnx is for --backend onnxruntime')
+    else:
+        if not args.onnx:
+            parser.error('the onnxruntime backend needs --onnx')
+        if args.config or args.checkpoint or args.deploy:
+            parser.error('--config/--checkpoint/--deploy are for the pytorch '
+                         'backend')
+    if args.batch_size < 1:
+        parser.error('--batch-size must be >= 1')
+    return args
+
+
+def plan_outputs(files, out_dir, overlay):
+    """(image, saliency path, overlay path or None) per image; refuses two
+    images with the same stem."""
+    stems = Counter(osp.splitext(osp.basename(f))[0] for f in files)
+    clashes = sorted(s for s, n in stems.items() if n > 1)
+    if clashes:
+        raise ValueError(
+            'several inputs have the same name stem, their outputs would '
+            f'collide: {clashes[:5]} (run them into different --out-dir)')
+    plan = []
+    for f in files:
+        stem = osp.splitext(osp.basename(f))[0]
+        ov = osp.join(out_dir, 'overlay', stem + '.jpg') if overlay else None
+        plan.append((f, osp.join(out_dir, stem + '.png'), ov))
+    return plan
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        files = collect_images(args.inputs)
+        plan = plan_outputs(files, args.out_dir, args.overlay)
+    except (FileNotFoundError, ValueError) as e:
+        sys.exit(f'error: {e}')
+    existing = [
+        p for _, sal, ov in plan for p in (sal, ov)
+        if p is not None and osp.exists(p)
+    ]
+    if existing and not args.overwrite:
+        sys.exit(f'error: {len(existing)} output file(s) exist, e.g. '
+                 f'{existing[0]}; pass --overwrite to replace them')
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        if args.backend == 'pytorch':
+            predict = PyTorchSaliency(args.config, args.checkpoint,
+                                      args.device, args.deploy)
+        else:
+            predict = OnnxRuntimeSaliency(args.onnx, args.threads)
+    except (FileNotFoundError, OSError) as e:
+        sys.exit(f'error: {e}')
+    os.makedirs(args.out_dir, exist_ok=True)
+    if args.overlay:
+        os.makedirs(osp.join(args.out_dir, 'overlay'), exist_ok=True)
+    print(f'{len(plan)} image(s) -> {args.out_dir} ({args.backend}'
+          f'{", deploy form" if args.deploy else ""})')
+    bar = ProgressBar(len(plan), file=sys.stderr)
+    for start in range(0, len(plan), args.batch_size):
+        chunk = plan[start:start + args.batch_size]
+        try:
+            images = [read_image_rgb(f) for f, _, _ in chunk]
+        except (FileNotFoundError, OSError) as e:
+            sys.exit(f'\nerror: {e}')
+        prob = predict(resize_images(images, TEST_SIZE))
+        for img, (_, sal_path, ov_path), p in zip(images, chunk, prob):
+            sal = saliency_to_uint8(p, img.shape[:2])
+            if not cv2.imwrite(sal_path, sal):
+                sys.exit(f'\nerror: cannot write {sal_path}')
+            if ov_path is not None:
+                cv2.imwrite(ov_path, overlay_image(img, sal))
+            bar.update()
+    sys.stderr.write('\n')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""tools/analysis_tools/benchmark.py in its quick mode, on a tiny setting."""
+import argparse
+
+import pytest
+from conftest import load_tool
+
+
+@pytest.fixture(scope='module')
+def bench():
+    return load_tool('tools/analysis_tools/benchmark.py')
+
+
+def test_quick_table(bench, tmp_path, capsys):
+    out = tmp_path / 'table.md'
+    args = [
+        '--quick', '--models', 'csnet_l_x1', '--forms', 'train', 'deploy',
+        'ort', '--sizes', '64', '96', '--random-weights', '--out',
+        str(out)
+    ]
+    assert bench.main(args) == 0
+    captured = capsys.readouterr()
+    text = captured.out
+    assert out.read_text() in text
+    lines = text.splitlines()
+    header = next(ln for ln in lines if ln.startswith('| model | form'))
+    assert '64² 1t (ms)' in header and '96²/64² latency (1t)' in header
+    assert 'GMACs@64' in header
+    rows = [ln for ln in lines if ln.startswith('| csnet_l_x1 |')]
+    forms = [r.split('|')[2].strip() for r in rows[:3]]
+    assert forms == [
+        'PyTorch, training form (eval)', 'PyTorch, deploy form',
+        'ONNX Runtime (deploy form)'
+    ]
+    for row in rows[:3]:
+        cells = [c.strip() for c in row.strip('|').split('|')]
+        assert float(cells[4]) > 0 and float(cells[5]) > 0  # both sizes
+        ratio = float(cells[5]) / float(cells[4])
+        assert cells[6] == f'{ratio:.2f}x' or abs(
+            float(cells[6][:-1]) - ratio) < 0.02
+    assert rows[0].split('|')[3].strip() == '93,647'  # released x1 size
+    assert 'Pixel-count ratio 96²/64² = 2.25' in text
+    speed = [ln for ln in lines if ln.startswith('| csnet_l_x1 | 64²')]
+    assert len(speed) == 1 and speed[0].count('x |') == 2
+    diffs = speed[0].rsplit('|', 2)[-2].split(',')
+    assert all(float(d) <= 1e-4 for d in diffs)  # deploy and ORT outputs
+    assert 'QUICK smoke run' in text
+    assert '[6/6] csnet_l_x1 ort 96x96' in captured.err  # progress
+    with pytest.raises(SystemExit):  # an existing report is kept
+        bench.main(args)
+
+
+def test_report_ratios_and_verdict(bench):
+    """The derived columns of the report, from given latencies."""
+    args = argparse.Namespace(
+        sizes=[224, 512],
+        threads=[1],
+        repeats=3,
+        warmup=1,
+        quick=False,
+        flops_size=224)
+    lat = {
+        ('csnet_l_x1', 'train', 224, 1): 100.0,
+        ('csnet_l_x1', 'train', 512, 1): 520.0,
+        ('csnet_l_x1', 'deploy', 224, 1): 40.0,
+        ('csnet_l_x1', 'deploy', 512, 1): 200.0,
+        ('fastscnn', 'train', 224, 1): 16.0,
+        ('fastscnn', 'train', 512, 1): None
+    }
+    results = dict(
+        models=['csnet_l_x1', 'fastscnn'],
+        forms=dict(csnet_l_x1=['train', 'deploy'], fastscnn=['train']),
+        labels=dict(csnet_l_x1='csnet_l_x1', fastscnn='Fast-SCNN'),
+        weights=dict(csnet_l_x1='random', fastscnn='random'),
+        latency=lat,
+        complexity={},
+        memory={},
+        diffs={},
+        errors=[],
+        memory_method=None)
+    meta = dict(cpu='cpu', cores=2, torch='t', ort='o')
+    text = bench.build_report(results, meta, args)
+    assert '| 5.20x |' in text  # 520 / 100 (train, 512 vs 224)
+    assert '| 5.00x |' in text  # 200 / 40 (deploy)
+    assert '2.50x' in text  # deploy / train at 224 and 512
+    assert 'csnet_l_x1 is 2.50x SLOWER than Fast-SCNN' in text  # 40 vs 16
+    assert '| 512² | 1 | csnet_l_x1 | 200.0 (deploy) | Fast-SCNN | n/a' in text

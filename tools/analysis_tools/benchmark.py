@@ -1,0 +1,770 @@
+"""CPU latency, size and memory of CSNet (training form, deploy form, ONNX
+Runtime) side by side with MMSeg's light models, as one markdown report.
+
+    python tools/analysis_tools/benchmark.py [--out table.md] \
+        [--models csnet_l_x1 csnet_l_x2 fastscnn lraspp_mv3s] \
+        [--forms train train-ftz deploy ort] [--sizes 224 320 512] \
+        [--threads 1 2] [--repeats 20] [--warmup 5] [--quick] [--no-memory] \
+        [--flops-size 224] [--checkpoint NAME=PATH] [--random-weights]
+
+Latency: batch 1, the median wall time of ``--repeats`` runs after
+``--warmup`` runs, per input size and thread count (``torch.set_num_threads``
+for PyTorch, ``intra_op_num_threads`` for ONNX Runtime). Every output is
+the full-size result: the training form includes the final bilinear resize
+of the logits, as EncoderDecoder inference does.
+
+Forms: ``train`` = the segmentor in eval mode (``mode='tensor'`` + resize);
+``train-ftz`` = the same with ``torch.set_flush_denormal(True)`` (shows how
+much of the deploy speed-up comes from the subnormal weights of the released
+checkpoints); ``deploy`` = ``csnet_mmseg.deploy.convert_to_deploy``;
+``ort`` = the deploy form exported by ``tools/deployment/pytorch2onnx.py``
+(dynamic shapes) in ONNX Runtime (for peers: their segmentor exported at
+each size).
+
+CSNet weights: ``--checkpoint NAME=PATH``, else
+``work_dirs/converted/NAME.pth``, else converted on the fly from
+``../shared/reference/official_csnet``, else random (said in the table).
+Peers (random weights, latency does not depend on them) are built from
+MMSeg's own configs with ``num_classes=2``, BN instead of SyncBN and no
+auxiliary head.
+
+Memory (``--no-memory`` skips it): in a fresh subprocess per model and form,
+the growth of the peak resident set (VmHWM, reset through
+``/proc/self/clear_refs`` after building) during 3 forwards at the largest
+size, 1 thread.
+"""
+import argparse
+import contextlib
+import io
+import json
+import logging
+import os
+import os.path as osp
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+ROOT = osp.normpath(osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
+sys.path.insert(0, ROOT)
+
+MMSEG_CONFIGS = None  # resolved lazily (mmseg/.mim/configs)
+PIXEL_RATIO_NOTE = 'pixel ratio'
+
+CSNET = {
+    'csnet_l_x1': dict(config='configs/csnet_l_x1.py', official='x1'),
+    'csnet_l_x2': dict(config='configs/csnet_l_x2.py', official='x2'),
+}
+PEERS = {
+    'fastscnn':
+    dict(
+        config='fastscnn/fast_scnn_8xb4-160k_cityscapes-512x1024.py',
+        label='Fast-SCNN'),
+    'lraspp_mv3s':
+    dict(
+        config='mobilenet_v3/'
+        'mobilenet-v3-d8-s_lraspp_4xb4-320k_cityscapes-512x1024.py',
+        label='LR-ASPP MobileNetV3-S'),
+}
+ALL_MODELS = list(CSNET) + list(PEERS)
+ALL_FORMS = ['train', 'train-ftz', 'deploy', 'ort']
+
+
+def log(msg: str) -> None:
+    sys.stderr.write(msg + '\n')
+    sys.stderr.flush()
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='CPU benchmark of CSNet forms and MMSeg light models')
+    parser.add_argument(
+        '--models',
+        nargs='+',
+        default=ALL_MODELS,
+        choices=ALL_MODELS,
+        help='models to measure (default: all)')
+    parser.add_argument(
+        '--forms',
+        nargs='+',
+        default=ALL_FORMS,
+        choices=ALL_FORMS,
+        help='forms to measure (default: all that apply)')
+    parser.add_argument(
+        '--sizes',
+        nargs='+',
+        type=int,
+        default=[224, 320, 512],
+        help='square input sizes (default 224 320 512)')
+    parser.add_argument(
+        '--threads',
+        nargs='+',
+        type=int,
+        default=[1, 2],
+        help='CPU thread counts (default 1 2)')
+    parser.add_argument(
+        '--repeats', type=int, default=20, help='timed runs (median)')
+    parser.add_argument('--warmup', type=int, default=5, help='untimed runs')
+    parser.add_argument(
+        '--quick',
+        action='store_true',
+        help='smoke run: 3 repeats, 1 warm-up, size 224 (unless --sizes), '
+        '1 thread (unless --threads), no memory probe')
+    parser.add_argument(
+        '--no-memory', action='store_true', help='skip the memory probe')
+    parser.add_argument(
+        '--flops-size',
+        type=int,
+        help='input size of the params/GMACs count (default 224; with '
+        '--quick the smallest of --sizes)')
+    parser.add_argument(
+        '--checkpoint',
+        action='append',
+        default=[],
+        metavar='NAME=PATH',
+        help='CSNet checkpoint, e.g. csnet_l_x1=work_dirs/x1.pth')
+    parser.add_argument(
+        '--random-weights',
+        action='store_true',
+        help='CSNet with random weights and BN statistics (no checkpoint)')
+    parser.add_argument('--out', help='also write the report here')
+    parser.add_argument(
+        '--overwrite', action='store_true', help='replace an existing --out')
+    parser.add_argument('--memory-probe', help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    given = set(argv or sys.argv[1:])
+    if args.quick:
+        if not given & {'--repeats'}:
+            args.repeats = 3
+        if not given & {'--warmup'}:
+            args.warmup = 1
+        if not given & {'--sizes'}:
+            args.sizes = [224]
+        if not given & {'--threads'}:
+            args.threads = [1]
+        args.no_memory = True
+    if args.flops_size is None:
+        args.flops_size = min(args.sizes) if args.quick else 224
+    if args.repeats < 1 or args.warmup < 0:
+        parser.error('--repeats must be >= 1 and --warmup >= 0')
+    if min(args.sizes) < 32:
+        parser.error('--sizes must be >= 32')
+    if min(args.threads) < 1:
+        parser.error('--threads must be >= 1')
+    ckpts = {}
+    for item in args.checkpoint:
+        name, sep, path = item.partition('=')
+        if not sep or name not in CSNET:
+            parser.error(f'--checkpoint wants NAME=PATH with NAME in '
+                         f'{list(CSNET)}, got {item!r}')
+        if not osp.isfile(path):
+            parser.error(f'--checkpoint {name}: no such file {path}')
+        ckpts[name] = path
+    args.checkpoints = ckpts
+    if args.out and osp.exists(args.out) and not args.overwrite:
+        parser.error(f'{args.out} exists; pass --overwrite to replace it')
+    return args
+
+
+# ----------------------------------------------------------------- models
+def _mmseg_configs() -> str:
+    import mmseg
+    return osp.join(osp.dirname(mmseg.__file__), '.mim', 'configs')
+
+
+def _plain_bn(cfg):
+    if isinstance(cfg, dict):
+        for k, v in cfg.items():
+            if k == 'norm_cfg' and isinstance(
+                    v, dict) and v.get('type') == 'SyncBN':
+                v['type'] = 'BN'
+            else:
+                _plain_bn(v)
+    elif isinstance(cfg, (list, tuple)):
+        for v in cfg:
+            _plain_bn(v)
+
+
+def randomise_bn(model: nn.Module, seed: int = 0) -> None:
+    """Random weights, BN statistics and PReLU slopes (a stand-in for a
+    trained model)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                c = m.num_features
+                m.running_mean.copy_(torch.randn(c, generator=g) * 0.1)
+                m.running_var.copy_(torch.rand(c, generator=g) + 0.5)
+                m.weight.copy_(torch.rand(c, generator=g) + 0.5)
+                m.bias.copy_(torch.randn(c, generator=g) * 0.1)
+            elif isinstance(m, nn.PReLU):
+                m.weight.copy_(torch.rand(m.weight.shape, generator=g) * 0.3)
+
+
+def build_csnet(name: str, checkpoints: dict, random_weights: bool):
+    """(segmentor in eval mode, description of its weights)."""
+    from mmengine.config import Config
+    from mmengine.runner import load_checkpoint
+    from mmseg.registry import MODELS
+    cfg = Config.fromfile(osp.join(ROOT, CSNET[name]['config']))
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)  # layers initialise themselves
+    if random_weights:
+        randomise_bn(model)
+        return model.eval(), 'random'
+    path = checkpoints.get(name) or osp.join(ROOT, 'work_dirs', 'converted',
+                                             f'{name}.pth')
+    if osp.isfile(path):
+        load_checkpoint(model, path, map_location='cpu', logger='silent')
+        return model.eval(), f'`{osp.relpath(path, ROOT)}`'
+    official = osp.join(ROOT, '..', 'shared', 'reference', 'official_csnet')
+    tag = CSNET[name]['official']
+    src = osp.join(official, f'csnet-L-{tag}.pth.tar')
+    if osp.isfile(src):
+        from csnet_mmseg.utils.official_csnet import (
+            convert_official_state_dict, load_official_checkpoint,
+            load_official_table)
+        table = load_official_table(osp.join(official, f'csnet-L-{tag}.bin'))
+        sd = convert_official_state_dict(load_official_checkpoint(src), table)
+        model.load_state_dict(sd, strict=True)
+        return model.eval(), f'released csnet-L-{tag} (converted)'
+    randomise_bn(model)
+    return model.eval(), 'random (no checkpoint found)'
+
+
+def build_peer(name: str):
+    from mmengine.config import Config
+    from mmseg.registry import MODELS
+    cfg = Config.fromfile(osp.join(_mmseg_configs(), PEERS[name]['config']))
+    mcfg = cfg.model
+    mcfg.pop('auxiliary_head', None)
+    mcfg.pop('pretrained', None)
+    mcfg.backbone.pop('init_cfg', None)
+    mcfg.decode_head.num_classes = 2
+    _plain_bn(mcfg)
+    torch.manual_seed(0)
+    model = MODELS.build(mcfg)
+    randomise_bn(model)
+    return model.eval()
+
+
+class FullSize(nn.Module):
+    """A segmentor's eval output at the input size (logits resized)."""
+
+    def __init__(self, segmentor: nn.Module) -> None:
+        super().__init__()
+        self.segmentor = segmentor
+        self.align_corners = segmentor.decode_head.align_corners
+
+    def forward(self, x):
+        out = self.segmentor(x, mode='tensor')
+        return F.interpolate(
+            out,
+            size=x.shape[-2:],
+            mode='bilinear',
+            align_corners=self.align_corners)
+
+
+# ----------------------------------------------------------------- timing
+def time_fn(fn, x, warmup: int, repeats: int) -> float:
+    """Median wall time (ms) of ``fn(x)``."""
+    for _ in range(warmup):
+        fn(x)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn(x)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1e3
+
+
+class Runner:
+    """Callables of one model's forms, built once."""
+
+    def __init__(self, name: str, args, tmpdir: str) -> None:
+        self.name = name
+        self.is_csnet = name in CSNET
+        self.args = args
+        self.tmpdir = tmpdir
+        if self.is_csnet:
+            seg, self.weights = build_csnet(name, args.checkpoints,
+                                            args.random_weights)
+            self.label = name
+        else:
+            seg = build_peer(name)
+            self.weights = 'random (latency does not depend on them)'
+            self.label = PEERS[name]['label']
+        self.segmentor = seg
+        self.train = FullSize(seg).eval()
+        self.deploy = None
+        if self.is_csnet:
+            from csnet_mmseg.deploy import convert_to_deploy
+            self.deploy = convert_to_deploy(seg)
+        self.onnx_files = {}  # size (None: dynamic) -> path or exception
+        self.sessions = {}
+
+    def forms(self):
+        out = []
+        for f in self.args.forms:
+            if f in ('train-ftz', 'deploy') and not self.is_csnet:
+                continue
+            out.append(f)
+        return out
+
+    def onnx_file(self, size):
+        key = None if self.is_csnet else size
+        if key not in self.onnx_files:
+            path = osp.join(self.tmpdir, f'{self.name}_{key}.onnx')
+            try:
+                self._export(path, size)
+                self.onnx_files[key] = path
+            except Exception as e:  # noqa: BLE001  (reported in the table)
+                self.onnx_files[key] = e
+        return self.onnx_files[key]
+
+    def _export(self, path, size):
+        # the TorchScript exporter prints the graph when it fails
+        sink = io.StringIO()
+        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(
+                sink):
+            self._export_quiet(path, size)
+
+    def _export_quiet(self, path, size):
+        if self.is_csnet:
+            from csnet_mmseg.deploy.onnx_export import export_onnx
+            export_onnx(self.deploy, path, shape=(size, size))
+            return
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            torch.onnx.export(
+                self.train, (torch.randn(1, 3, size, size), ),
+                path,
+                dynamo=False,
+                opset_version=17,
+                input_names=['input'],
+                output_names=['logits'])
+
+    def session(self, size, threads):
+        path = self.onnx_file(size)
+        if isinstance(path, Exception):
+            raise path
+        key = (path, threads)
+        if key not in self.sessions:
+            from csnet_mmseg.deploy.onnx_export import ort_session
+            self.sessions[key] = ort_session(path, threads)
+        return self.sessions[key]
+
+    def callable(self, form, size, threads):
+        if form in ('train', 'train-ftz'):
+            return lambda x: self.train(x)
+        if form == 'deploy':
+            return lambda x: self.deploy(x)
+        sess = self.session(size, threads)
+        name = sess.get_inputs()[0].name
+        return lambda x: sess.run(None, {name: x.numpy()})[0]
+
+
+def measure(runner: Runner, form: str, size: int, threads: int, args):
+    torch.set_num_threads(threads)
+    torch.manual_seed(size)
+    x = torch.randn(1, 3, size, size)
+    fn = runner.callable(form, size, threads)
+    torch.set_flush_denormal(form == 'train-ftz')
+    try:
+        with torch.no_grad():
+            return time_fn(fn, x, args.warmup, args.repeats)
+    finally:
+        torch.set_flush_denormal(False)
+
+
+def max_diffs(runner: Runner, size: int):
+    """max |form - train| at ``size`` for deploy and ORT (CSNet only)."""
+    out = {}
+    x = torch.randn(
+        1, 3, size, size, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        ref = runner.train(x)
+        if runner.deploy is not None:
+            out['deploy'] = (runner.deploy(x) - ref).abs().max().item()
+        if 'ort' in runner.forms():
+            try:
+                fn = runner.callable('ort', size, 1)
+                out['ort'] = float(np.abs(fn(x) - ref.numpy()).max())
+            except Exception:  # noqa: BLE001  (reported elsewhere)
+                pass
+    return out
+
+
+def complexity(module: nn.Module, size: int):
+    """(params, MACs) with mmengine's counter (MACs = its 'flops')."""
+    from mmengine.analysis import get_model_complexity_info
+    from mmengine.logging import MMLogger
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.ERROR)  # it logs the modules the trace skipped
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            info = get_model_complexity_info(
+                module, (3, size, size), show_table=False, show_arch=False)
+    finally:
+        logger.setLevel(level)
+    return info['params'], info['flops']
+
+
+# ----------------------------------------------------------------- memory
+def _status_kib(key: str) -> int:
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith(key + ':'):
+                return int(line.split()[1])
+    raise KeyError(key)
+
+
+def memory_probe(spec: str, args) -> dict:
+    """Runs in a subprocess: peak RSS growth (MiB) of one model/form."""
+    name, form, size = spec.split(':')
+    size = int(size)
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory() as tmp:
+        runner = Runner(name, args, tmp)
+        fn = runner.callable(form, size, 1)
+        x = torch.randn(1, 3, size, size)
+        method = 'VmHWM after clear_refs'
+        try:
+            with open('/proc/self/clear_refs', 'w') as f:
+                f.write('5')
+        except OSError:
+            method = 'ru_maxrss'
+        import resource
+        before = _status_kib('VmRSS')
+        peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        with torch.no_grad():
+            for _ in range(3):
+                fn(x)
+        if method == 'ru_maxrss':
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            before = max(before, peak_before)
+        else:
+            peak = _status_kib('VmHWM')
+    return dict(mib=max(0, peak - before) / 1024, method=method)
+
+
+def run_memory(name, form, size, args):
+    cmd = [
+        sys.executable,
+        osp.abspath(__file__), '--memory-probe', f'{name}:{form}:{size}',
+        '--models', name
+    ]
+    if args.random_weights:
+        cmd.append('--random-weights')
+    for k, v in args.checkpoints.items():
+        cmd += ['--checkpoint', f'{k}={v}']
+    res = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    lines = [ln for ln in res.stdout.splitlines() if ln.startswith('{')]
+    if res.returncode != 0 or not lines:
+        raise RuntimeError(res.stderr.strip().splitlines()[-1:]
+                           or ['memory probe failed'])
+    return json.loads(lines[-1])
+
+
+# ----------------------------------------------------------------- report
+def fmt_ms(v):
+    if v is None:
+        return 'n/a'
+    return f'{v:.1f}' if v >= 10 else f'{v:.2f}'
+
+
+def fmt_ratio(v):
+    return 'n/a' if v is None else f'{v:.2f}x'
+
+
+def build_report(results, meta, args) -> str:
+    sizes, threads = args.sizes, args.threads
+    lat = results['latency']  # (model, form, size, threads) -> ms | None
+    lines = []
+    lines.append('# CPU benchmark: CSNet forms vs MMSeg light models\n')
+    lines.append(
+        f"Machine: {meta['cpu']}, {meta['cores']} logical cores; "
+        f"torch {meta['torch']}, onnxruntime {meta['ort']}. "
+        f'Batch 1, median of {args.repeats} runs after '
+        f'{args.warmup} warm-up runs'
+        f"{' (QUICK smoke run: not for reporting)' if args.quick else ''}"
+        '.\n')
+    head = ['model', 'form', 'params', f'GMACs@{args.flops_size}']
+    for s in sizes:
+        for t in threads:
+            head.append(f'{s}² {t}t (ms)')
+    if len(sizes) > 1:
+        head.append(f'{sizes[-1]}²/{sizes[0]}² latency ({threads[0]}t)')
+    head.append('peak RSS growth (MiB)')
+    lines.append('| ' + ' | '.join(head) + ' |')
+    lines.append('|' + '---|' * len(head))
+    form_label = {
+        'train': 'PyTorch, training form (eval)',
+        'train-ftz': 'PyTorch, training form + flush-denormal',
+        'deploy': 'PyTorch, deploy form',
+        'ort': 'ONNX Runtime (deploy form)',
+    }
+    for model in results['models']:
+        for form in results['forms'][model]:
+            info = results['complexity'].get((model, form), {})
+            label = form_label[form]
+            if form in ('train', 'ort') and model not in CSNET:
+                label = ('PyTorch (eval)'
+                         if form == 'train' else 'ONNX Runtime')
+            row = [
+                results['labels'][model], label,
+                f"{info['params']:,}" if 'params' in info else '-',
+                _fmt_macs(info, args.flops_size)
+            ]
+            for s in sizes:
+                for t in threads:
+                    row.append(fmt_ms(lat.get((model, form, s, t))))
+            if len(sizes) > 1:
+                a = lat.get((model, form, sizes[0], threads[0]))
+                b = lat.get((model, form, sizes[-1], threads[0]))
+                row.append(fmt_ratio(b / a) if a and b else 'n/a')
+            mem = results['memory'].get((model, form))
+            row.append(f'{mem:.1f}' if isinstance(mem, float) else (
+                mem or '-'))
+            lines.append('| ' + ' | '.join(row) + ' |')
+    if len(sizes) > 1:
+        ratio = (sizes[-1] / sizes[0])**2
+        lines.append(f'\nPixel-count ratio {sizes[-1]}²/{sizes[0]}² = '
+                     f'{ratio:.2f}: a latency ratio near it means linear '
+                     'growth with the pixel count.')
+
+    # speed-ups of the CSNet forms
+    csnets = [m for m in results['models'] if m in CSNET]
+    if csnets:
+        lines.append('\n## Speed-ups over the training form '
+                     '(same model, size, threads)\n')
+        cols = [
+            f for f in ('train-ftz', 'deploy', 'ort')
+            if any(f in results['forms'][m] for m in csnets)
+        ]
+        head = ['model', 'size', 'threads'] + [{
+            'train-ftz': 'train+FTZ / train',
+            'deploy': 'deploy / train',
+            'ort': 'ORT / train'
+        }[c] for c in cols] + ['max abs diff vs train (deploy, ORT)']
+        lines.append('| ' + ' | '.join(head) + ' |')
+        lines.append('|' + '---|' * len(head))
+        for m in csnets:
+            d = results['diffs'].get(m, {})
+            diff = ', '.join(f'{d[k]:.1e}' if k in d else 'n/a'
+                             for k in ('deploy', 'ort'))
+            for s in sizes:
+                for t in threads:
+                    base = lat.get((m, 'train', s, t))
+                    row = [m, f'{s}²', str(t)]
+                    for c in cols:
+                        v = lat.get((m, c, s, t))
+                        row.append(
+                            fmt_ratio(base / v) if base and v else 'n/a')
+                    row.append(diff)
+                    lines.append('| ' + ' | '.join(row) + ' |')
+
+    # CSNet vs peers
+    peers = [m for m in results['models'] if m in PEERS]
+    if csnets and peers:
+        lines.append('\n## CSNet vs MMSeg light models (equal input size '
+                     'and threads; fastest form of each)\n')
+        head = [
+            'size', 'threads', 'CSNet model', 'CSNet ms (form)', 'peer',
+            'peer ms (form)', 'verdict'
+        ]
+        lines.append('| ' + ' | '.join(head) + ' |')
+        lines.append('|' + '---|' * len(head))
+        for s in sizes:
+            for t in threads:
+                for m in csnets:
+                    best = _best(lat, m, results['forms'][m], s, t)
+                    for p in peers:
+                        pb = _best(lat, p, results['forms'][p], s, t)
+                        row = [f'{s}²', str(t), m]
+                        row.append(f'{fmt_ms(best[0])} ({best[1]})'
+                                   if best else 'n/a')
+                        row.append(results['labels'][p])
+                        row.append(
+                            f'{fmt_ms(pb[0])} ({pb[1]})' if pb else 'n/a')
+                        row.append(_verdict(m, best, results['labels'][p], pb))
+                        lines.append('| ' + ' | '.join(row) + ' |')
+
+    lines.append('\n## Notes\n')
+    for m in results['models']:
+        lines.append(f"- {results['labels'][m]}: weights "
+                     f"{results['weights'][m]}.")
+    lines.append('- Params and GMACs: `mmengine.analysis.'
+                 'get_model_complexity_info` at '
+                 f'{args.flops_size}x{args.flops_size} (its "flops" are '
+                 'multiply-accumulates); the training form counts BN '
+                 'parameters, the deploy form its folded weights and biases.')
+    lines.append('- Peers: MMSeg 1.2.2 configs, `num_classes=2`, '
+                 "`norm_cfg=dict(type='BN')` instead of SyncBN, no auxiliary "
+                 'head, random weights. LR-ASPP\'s head pools with a fixed '
+                 '49x49 window, so it only runs on inputs of at least '
+                 '392x392 (n/a below). Peers in ONNX Runtime are exported '
+                 'at each size (static shapes); CSNet\'s ONNX model is the '
+                 'dynamic-shape one that pytorch2onnx.py writes.')
+    lines.append('- train+FTZ: the training form with '
+                 '`torch.set_flush_denormal(True)`; the released CSNet '
+                 'weights hold subnormal floats (pruned channels), which the '
+                 'CPU computes with tens of times slower; the deploy form '
+                 'sets them to 0 (exact to 1e-37).')
+    mem_method = results.get('memory_method')
+    if mem_method:
+        lines.append(f'- Peak RSS growth: fresh subprocess per model and '
+                     f'form, 3 forwards at {sizes[-1]}x{sizes[-1]}, 1 '
+                     f'thread, {mem_method} (KiB from /proc/self/status).')
+    for note in results['errors']:
+        lines.append(f'- {note}')
+    return '\n'.join(lines) + '\n'
+
+
+def _fmt_macs(info, size):
+    if 'macs' not in info:
+        return '-'
+    text = f"{info['macs'] / 1e9:.3f}"
+    if info.get('size', size) != size:
+        text += f" (at {info['size']}²)"
+    return text
+
+
+def _best(lat, model, forms, size, threads):
+    vals = [(lat.get((model, f, size, threads)), f) for f in forms]
+    vals = [v for v in vals if v[0] is not None]
+    return min(vals) if vals else None
+
+
+def _verdict(csnet, best, peer, pbest):
+    if not best or not pbest:
+        return 'n/a'
+    r = best[0] / pbest[0]
+    if r > 1:
+        return f'{csnet} is {r:.2f}x SLOWER than {peer}'
+    return f'{csnet} is {1 / r:.2f}x faster than {peer}'
+
+
+def machine_meta():
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    cpu = line.split(':', 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        import onnxruntime
+        ort = onnxruntime.__version__
+    except ImportError:
+        ort = 'not installed'
+    return dict(
+        cpu=cpu, cores=os.cpu_count(), torch=torch.__version__, ort=ort)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    # build-time advice of MMSeg's heads and losses, not about latency
+    warnings.filterwarnings('ignore', category=UserWarning, module=r'mmseg')
+    import csnet_mmseg  # noqa: F401  (registers the CSNet modules)
+    from mmseg.utils import register_all_modules
+    register_all_modules(init_default_scope=True)
+    if args.memory_probe:
+        print(json.dumps(memory_probe(args.memory_probe, args)))
+        return 0
+    results = dict(
+        models=[],
+        forms={},
+        labels={},
+        weights={},
+        latency={},
+        complexity={},
+        memory={},
+        diffs={},
+        errors=[],
+        memory_method=None)
+    with tempfile.TemporaryDirectory() as tmp:
+        runners = []
+        for name in args.models:
+            log(f'building {name} ...')
+            r = Runner(name, args, tmp)
+            runners.append(r)
+            results['models'].append(name)
+            results['forms'][name] = r.forms()
+            results['labels'][name] = r.label
+            results['weights'][name] = r.weights
+        jobs = [(r, f, s, t) for r in runners for f in r.forms()
+                for s in args.sizes for t in args.threads]
+        for k, (r, form, s, t) in enumerate(jobs, 1):
+            key = (r.name, form, s, t)
+            try:
+                ms = measure(r, form, s, t, args)
+            except Exception as e:  # noqa: BLE001  (reported in the table)
+                ms = None
+                msg = str(e).strip().splitlines()[0][:160]
+                note = f'{r.label} {form} {s}x{s}: failed ({msg})'
+                if note not in results['errors']:
+                    results['errors'].append(note)
+            results['latency'][key] = ms
+            log(f'[{k}/{len(jobs)}] {r.name} {form} {s}x{s} {t} thread(s): '
+                f'{fmt_ms(ms)} ms')
+        torch.set_num_threads(args.threads[0])
+        for r in runners:
+            log(f'complexity and output check: {r.name} ...')
+            for form in r.forms():
+                module = {'train': r.train, 'deploy': r.deploy}.get(form)
+                if module is None:
+                    continue
+                # a model that cannot run at flops_size is counted at the
+                # largest size instead (the table says at which)
+                for size in (args.flops_size, max(args.sizes)):
+                    try:
+                        params, macs = complexity(module, size)
+                    except Exception as e:  # noqa: BLE001
+                        msg = str(e).strip().splitlines()[0][:160]
+                        results['errors'].append(
+                            f'{r.label} {form}: complexity at {size}x{size} '
+                            f'failed ({msg})')
+                        continue
+                    results['complexity'][(r.name, form)] = dict(
+                        params=params, macs=macs, size=size)
+                    break
+            if r.is_csnet:
+                results['diffs'][r.name] = max_diffs(r, 224)
+        if not args.no_memory:
+            for r in runners:
+                for form in r.forms():
+                    log(f'memory probe: {r.name} {form} '
+                        f'{args.sizes[-1]}x{args.sizes[-1]} ...')
+                    try:
+                        res = run_memory(r.name, form, args.sizes[-1], args)
+                        results['memory'][(r.name, form)] = res['mib']
+                        results['memory_method'] = res['method']
+                    except Exception as e:  # noqa: BLE001
+                        results['memory'][(r.name, form)] = 'failed'
+                        results['errors'].append(
+                            f'{r.label} {form}: memory probe failed ({e})')
+    report = build_report(results, machine_meta(), args)
+    print(report)
+    if args.out:
+        os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+        with open(args.out, 'w') as f:
+            f.write(report)
+        log(f'wrote {args.out}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

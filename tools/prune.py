@@ -2,7 +2,7 @@
 
     python tools/prune.py CONFIG CHECKPOINT --out-dir DIR
         [--threshold 1e-20] [--no-fold] [--input-size H W]
-        [--cfg-options k=v ...]
+        [--calib-batches N] [--cfg-options k=v ...]
 
 Writes into DIR (refusing to overwrite): ``pruned_config.py`` (inherits
 ``train_config.py`` and overrides only the layer table), ``train_config.py``
@@ -20,8 +20,9 @@ from mmengine.runner import load_checkpoint
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 import csnet_mmseg  # noqa: E402,F401  (fills the registries)
-from csnet_mmseg.utils.pruning import (PruningError, check_out_dir,  # noqa
-                                       prune_segmentor, write_pruned)
+from csnet_mmseg.utils.pruning import (  # noqa: E402
+    PruningError, calib_batches_from_loader, check_out_dir, prune_segmentor,
+    write_pruned)
 from mmseg.registry import MODELS  # noqa: E402
 
 
@@ -52,6 +53,12 @@ def parse_args():
         metavar=('H', 'W'),
         help='image size for the folded constants and FLOPs (224 224)')
     parser.add_argument(
+        '--calib-batches',
+        type=int,
+        default=0,
+        help='calibrate the folding on this many batches of the config\'s '
+        'train_dataloader (default 0: data-free folding)')
+    parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
@@ -76,13 +83,19 @@ def main():
     model = MODELS.build(cfg.model)
     ckpt = load_checkpoint(
         model, args.checkpoint, map_location='cpu', strict=True)
+    calib = None
+    if args.calib_batches > 0 and not args.no_fold:
+        from mmengine.runner import Runner
+        loader = Runner.build_dataloader(cfg.train_dataloader)
+        calib = calib_batches_from_loader(model, loader, args.calib_batches)
     try:
         result = prune_segmentor(
             model,
             cfg.model,
             threshold=args.threshold,
             fold=not args.no_fold,
-            input_size=args.input_size)
+            input_size=args.input_size,
+            calib=calib)
     except PruningError as e:
         sys.exit(f'prune: {e}')
     paths = write_pruned(

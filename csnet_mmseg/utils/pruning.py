@@ -37,6 +37,13 @@ borders it equals ``map value * sum of the path's kernel weights``) - and
 adds it into the consumer's BN ``running_mean`` (``conv_seg``: its bias).
 On 1x1 paths fed by BN outputs (multi-dilation -> merge -> conv_seg) the
 map is constant everywhere and folding is exact.
+
+Calibrated folding (``calib=`` image batches): a channel whose gamma is
+small but not zero is not image-independent, and its depthwise followers'
+BNs (normalising a nearly constant input) can amplify what is left. Given
+calibration images, each removed channel is replaced by its mean output over
+them (the L2-best constant for every consumer on that data) instead of the
+data-free image-independent part.
 """
 import copy
 import datetime
@@ -57,7 +64,8 @@ from torch.nn.modules.batchnorm import _BatchNorm
 __all__ = [
     'PruningError', 'PruningPlan', 'PruningResult', 'plan_pruning',
     'prune_segmentor', 'write_pruned', 'format_table_override',
-    'model_complexity', 'check_out_dir', 'PRUNED_CONFIG', 'TRAIN_CONFIG',
+    'model_complexity', 'check_out_dir', 'calib_batches_from_loader',
+    'PRUNED_CONFIG', 'TRAIN_CONFIG',
     'PRUNED_CHECKPOINT', 'SUMMARY'
 ]
 
@@ -233,7 +241,7 @@ def plan_pruning(model: nn.Module, threshold: float = 1e-20) -> PruningPlan:
     head_blocks = _head_input_blocks(backbone, head)
     names = [n for n, _ in blocks]
     keeps = []
-    for name, block in blocks:
+    for k, (name, block) in enumerate(blocks):
         conv = block.conv_mix
         per_scale, all_g = [], []
         for j, c in enumerate(conv.out_channels):
@@ -241,7 +249,7 @@ def plan_pruning(model: nn.Module, threshold: float = 1e-20) -> PruningPlan:
             per_scale.append(g >= threshold)
             all_g.append(g)
         why = ''
-        if blocks.index((name, block)) in head_blocks:
+        if k in head_blocks:
             why = ' (a stage output feeding the head must keep >= 1 channel)'
         _check_not_empty(f'{name}.conv_mix', per_scale, torch.cat(all_g),
                          threshold, why)
@@ -412,18 +420,40 @@ def _slice_model(wide: nn.Module, narrow: nn.Module, plan: PruningPlan) -> None:
 # folding of the image-independent output of removed channels
 # --------------------------------------------------------------------------
 class _Recorder:
-    """Records the inputs of the consumers during one forward."""
+    """Records, during forwards, the input shapes (and ``base_size``) of
+    consumers and, optionally, the sum over images of producers' outputs."""
 
     def __init__(self) -> None:
-        self.args: Dict[str, tuple] = {}
+        self.inputs: Dict[str, tuple] = {}
+        self.sums: Dict[str, List[Optional[Tensor]]] = {}
+        self.count = 0
         self.handles = []
 
-    def watch(self, name: str, module: nn.Module) -> None:
+    def watch_input(self, name: str, module: nn.Module) -> None:
 
         def hook(_module, args):
-            self.args[name] = args
+            xs = args[0]
+            base = args[1] if len(args) > 1 else None
+            self.inputs.setdefault(name, (_shapes(xs), base))
 
         self.handles.append(module.register_forward_pre_hook(hook))
+
+    def watch_output(self, name: str, module: nn.Module) -> None:
+
+        def hook(_module, _args, out):
+            outs = out if isinstance(out, (list, tuple)) else [out]
+            sums = [None if o is None else o.detach().sum(0, keepdim=True)
+                    for o in outs]
+            old = self.sums.get(name)
+            self.sums[name] = sums if old is None else [
+                None if a is None else a + b for a, b in zip(old, sums)
+            ]
+
+        self.handles.append(module.register_forward_hook(hook))
+
+    def mean(self, name: str) -> List[Optional[Tensor]]:
+        return [None if t is None else t / self.count
+                for t in self.sums[name]]
 
     def close(self) -> None:
         for h in self.handles:
@@ -450,7 +480,7 @@ def _const_maps(norm_act: nn.Module, shapes: Sequence[Optional[torch.Size]],
         c = shape[1]
         beta = norm_act.norms[j].bias.detach().view(1, c, 1, 1)
         value = norm_act.acts[j](beta) * removed[j].view(1, c, 1, 1)
-        out.append(value.expand(shape).contiguous())
+        out.append(value.expand(1, *shape[1:]).contiguous())
     return out
 
 
@@ -481,40 +511,86 @@ def _spatial_mean(ys: Sequence[Optional[Tensor]]) -> List[Optional[Tensor]]:
     return [None if y is None else y.mean(dim=(0, 2, 3)) for y in ys]
 
 
+def _batches(calib) -> List[Tensor]:
+    if calib is None:
+        return []
+    if isinstance(calib, Tensor):
+        return [calib]
+    return list(calib)
+
+
 @torch.no_grad()
-def _fold(wide: nn.Module, narrow: nn.Module, plan: PruningPlan,
-          input_size: Tuple[int, int]) -> None:
-    """Fold the image-independent output of removed channels into the
-    narrowed consumers (see the module docstring)."""
+def _record(wide: nn.Module, input_size: Tuple[int, int],
+            calib=None) -> _Recorder:
+    """Run the wide model (eval) once on zeros of ``input_size`` - or on the
+    calibration batches - recording consumers' input shapes and, with
+    calibration, the mean output of every producer."""
+    w_bb, w_head = _parts(wide)
+    rec = _Recorder()
+    for k, (_, block) in enumerate(backbone_blocks(w_bb)):
+        rec.watch_input(f'mix{k}', block.conv_mix)
+        rec.watch_input(f'dw{k}', block.conv_dw1)
+        if calib is not None:
+            rec.watch_output(f'block{k}', block)
+    for name in ('fuse', 'multi_dilation', 'merge'):
+        rec.watch_input(name, getattr(w_head, name))
+        if calib is not None:
+            rec.watch_output(name, getattr(w_head, name))
+    training = wide.training
+    wide.eval()
+    param = next(wide.parameters())
+    batches = _batches(calib) or [
+        torch.zeros(1, w_bb.stem.in_channels[0], *input_size)
+    ]
+    try:
+        for x in batches:
+            x = x.to(param)
+            if x.shape[-2:] != batches[0].shape[-2:]:
+                raise PruningError(
+                    'calibration batches must share one image size, got '
+                    f'{tuple(batches[0].shape[-2:])} and '
+                    f'{tuple(x.shape[-2:])}')
+            w_head(wide.extract_feat(x))
+            rec.count += x.shape[0]
+    finally:
+        rec.close()
+        wide.train(training)
+    return rec
+
+
+@torch.no_grad()
+def _fold(wide: nn.Module,
+          narrow: nn.Module,
+          plan: PruningPlan,
+          input_size: Tuple[int, int],
+          calib=None) -> None:
+    """Fold the output of removed channels into the narrowed consumers.
+
+    Without ``calib`` the output of a removed channel is its
+    image-independent part (``act(beta)`` through its depthwise followers,
+    at ``input_size``); with ``calib`` (a tensor or a sequence of
+    preprocessed image batches) it is its mean output over those images.
+    Either map goes through each consumer's (linear) convolution paths; the
+    spatial mean of the result is added to the consumer's BN running mean.
+    """
     w_bb, w_head = _parts(wide)
     n_bb, n_head = _parts(narrow)
     w_blocks = [b for _, b in backbone_blocks(w_bb)]
     n_blocks = [b for _, b in backbone_blocks(n_bb)]
-
-    rec = _Recorder()
-    for k, block in enumerate(w_blocks):
-        rec.watch(f'mix{k}', block.conv_mix)
-        rec.watch(f'dw{k}', block.conv_dw1)
-    rec.watch('fuse', w_head.fuse)
-    rec.watch('md', w_head.multi_dilation)
-    rec.watch('merge', w_head.merge)
-    training = wide.training
-    wide.eval()
-    try:
-        param = next(wide.parameters())
-        x = torch.zeros(1, w_bb.stem.in_channels[0], *input_size,
-                        dtype=param.dtype, device=param.device)
-        feats = wide.extract_feat(x)
-        w_head(feats)
-    finally:
-        rec.close()
-        wide.train(training)
-
-    def base_size(args):
-        return args[1] if len(args) > 1 else None
+    rec = _record(wide, input_size, calib)
+    calibrated = calib is not None
 
     def removed_of(keeps):
         return [~k for k in keeps]
+
+    def consumer_delta(conv: nn.Module, name: str, maps):
+        shapes, base = rec.inputs[name]
+        xs = [
+            None if shape is None else
+            (torch.zeros(1, *shape[1:]) if m is None else m)
+            for shape, m in zip(shapes, maps)
+        ]
+        return _spatial_mean(conv.forward_conv(xs, base))
 
     # backbone blocks: their output (after the depthwise followers)
     fuse_in: List[Optional[Tensor]] = [None] * len(plan.head_blocks)
@@ -522,44 +598,45 @@ def _fold(wide: nn.Module, narrow: nn.Module, plan: PruningPlan,
         removed = removed_of(plan.blocks[k])
         if sum(int(r.sum()) for r in removed) == 0:
             continue
-        shapes = _shapes(rec.args[f'dw{k}'][0])
-        const = _const_maps(block.conv_mix.norm_act, shapes, removed)
-        maps = _masked(block.conv_dw2(block.conv_dw1(const)), removed)
+        if calibrated:
+            maps = _masked(rec.mean(f'block{k}'), removed)
+        else:
+            const = _const_maps(block.conv_mix.norm_act,
+                                rec.inputs[f'dw{k}'][0], removed)
+            maps = _masked(block.conv_dw2(block.conv_dw1(const)), removed)
         if k + 1 < len(w_blocks):
-            nxt = w_blocks[k + 1].conv_mix
-            args = rec.args[f'mix{k + 1}']
-            deltas = _spatial_mean(nxt.forward_conv(maps, base_size(args)))
+            deltas = consumer_delta(w_blocks[k + 1].conv_mix, f'mix{k + 1}',
+                                    maps)
             _fold_into_norms(n_blocks[k + 1].conv_mix.norm_act, deltas,
                              plan.blocks[k + 1])
         for pos, b in enumerate(plan.head_blocks):
             if b == k:
                 fuse_in[pos] = maps[0]
     if any(m is not None for m in fuse_in):
-        args = rec.args['fuse']
-        xs = [
-            torch.zeros_like(x) if m is None else m
-            for x, m in zip(args[0], fuse_in)
-        ]
-        deltas = _spatial_mean(w_head.fuse.forward_conv(xs, base_size(args)))
+        deltas = consumer_delta(w_head.fuse, 'fuse', fuse_in)
         _fold_into_norms(n_head.fuse.norm_act, deltas, plan.fuse)
 
-    # fuse -> multi-dilation branches (and whole multi-dilation scales that
-    # lost their input)
+    # fuse -> multi-dilation branches
     w_md, n_md = w_head.multi_dilation, n_head.multi_dilation
-    md_shapes = _shapes(rec.args['md'][0])
     fuse_removed = removed_of(plan.fuse)
-    fuse_const = _const_maps(w_head.fuse.norm_act, md_shapes, fuse_removed)
+    if calibrated:
+        fuse_maps = _masked(rec.mean('fuse'), fuse_removed)
+    else:
+        fuse_maps = _const_maps(w_head.fuse.norm_act,
+                                rec.inputs['multi_dilation'][0], fuse_removed)
     md_keep = [plan.dilation_keep(s) for s in range(len(plan.dilation))]
-    merge_args = rec.args['merge']
-    merge_shapes = _shapes(merge_args[0])
     md_removed = removed_of(md_keep)
-    merge_in = _const_maps(w_md.norm_act, merge_shapes, md_removed)
+    merge_shapes = rec.inputs['merge'][0]
+    if calibrated:
+        merge_in = _masked(rec.mean('multi_dilation'), md_removed)
+    else:
+        merge_in = _const_maps(w_md.norm_act, merge_shapes, md_removed)
     md_deltas: List[Optional[Tensor]] = [None] * len(md_keep)
-    for s, const in enumerate(fuse_const):
-        if const is None or fuse_removed[s].sum() == 0:
+    for s, fmap in enumerate(fuse_maps):
+        if fmap is None or fuse_removed[s].sum() == 0:
             continue
         branches = [
-            conv(const) for conv in w_md.convs[s]
+            conv(fmap) for conv in w_md.convs[s]
             if isinstance(conv, nn.Conv2d)
         ]
         if not branches:
@@ -567,33 +644,33 @@ def _fold(wide: nn.Module, narrow: nn.Module, plan: PruningPlan,
         pre = torch.cat(branches, dim=1)
         if md_keep[s].sum() > 0:
             md_deltas[s] = pre.mean(dim=(0, 2, 3))
-        elif s in plan.input_dead and merge_shapes[s] is not None:
+        elif s in plan.input_dead and not calibrated:
             # the whole fuse scale is gone: this multi-dilation scale emits
             # an image-independent map; it goes into merge like the rest
             norm_act = w_md.norm_act
             merge_in[s] = norm_act.acts[s](norm_act.norms[s](pre))
     _fold_into_norms(n_md.norm_act, md_deltas, md_keep)
 
-    merge_in = [
-        None if m is None else m.expand(shape).contiguous()
-        for m, shape in zip(merge_in, merge_shapes)
-    ]
+    # multi-dilation -> merge
     if any(r.sum() > 0 for r in md_removed):
-        deltas = _spatial_mean(
-            w_head.merge.forward_conv(merge_in, base_size(merge_args)))
+        deltas = consumer_delta(w_head.merge, 'merge', merge_in)
         _fold_into_norms(n_head.merge.norm_act, deltas, [plan.merge])
 
-    # merge -> conv_seg (1x1 with bias: exact)
+    # merge -> conv_seg (1x1 with bias)
     removed = ~plan.merge
     if removed.sum() > 0:
-        na = w_head.merge.norm_act
         c = removed.numel()
-        value = na.acts[0](na.norms[0].bias.detach().view(1, c, 1, 1))
-        value = value.view(c) * removed.to(value.dtype)
-        conv = w_head.conv_seg
+        if calibrated:
+            value = rec.mean('merge')[0].mean(dim=(0, 2, 3))
+        else:
+            na = w_head.merge.norm_act
+            value = na.acts[0](na.norms[0].bias.detach().view(1, c, 1,
+                                                               1)).view(c)
+        value = value * removed.to(value.dtype)
         if n_head.conv_seg.bias is None:
             raise PruningError('folding into conv_seg needs its bias')
-        n_head.conv_seg.bias.add_(conv.weight[:, :, 0, 0].detach() @ value)
+        n_head.conv_seg.bias.add_(
+            w_head.conv_seg.weight[:, :, 0, 0].detach() @ value)
 
 
 # --------------------------------------------------------------------------
@@ -673,13 +750,25 @@ def _pct(before: float, after: float) -> str:
     return f' ({100.0 * (after - before) / before:+.1f}%)'
 
 
-def summary_markdown(before: dict, after: dict, plan: PruningPlan, fold: bool,
-                     input_size: Tuple[int, int]) -> str:
+def _mode(fold: bool, calib_images: int) -> str:
+    if not fold:
+        return 'dropped'
+    if calib_images:
+        return f'folded (calibrated on {calib_images} images)'
+    return 'folded'
+
+
+def summary_markdown(before: dict,
+                     after: dict,
+                     plan: PruningPlan,
+                     fold: bool,
+                     input_size: Tuple[int, int],
+                     calib_images: int = 0) -> str:
     """The markdown summary table: per layer and scale, channels before ->
     after, params and FLOPs before -> after, then the totals."""
     lines = [
         f'Channel pruning: |gamma| < {plan.threshold:g} removed, '
-        f"{'folded' if fold else 'dropped'} (see docs/pruning.md); FLOPs "
+        f'{_mode(fold, calib_images)} (see docs/pruning.md); FLOPs '
         f'for one {input_size[0]}x{input_size[1]} image.', '',
         '| layer | channels per scale (before -> after) | params | FLOPs |',
         '| --- | --- | --- | --- |'
@@ -718,6 +807,7 @@ class PruningResult:
         before (dict): :func:`model_complexity` of the wide model.
         after (dict): :func:`model_complexity` of the narrowed model.
         summary (str): The markdown summary table.
+        calib_images (int): Images the folding was calibrated on (0: none).
     """
     model: nn.Module
     model_cfg: dict
@@ -728,6 +818,7 @@ class PruningResult:
     before: dict
     after: dict
     summary: str
+    calib_images: int = 0
 
 
 def _apply_table(model_cfg: dict, table: dict) -> dict:
@@ -749,6 +840,7 @@ def prune_segmentor(model: nn.Module,
                     threshold: float = 1e-20,
                     fold: bool = True,
                     input_size: Sequence[int] = (224, 224),
+                    calib=None,
                     with_complexity: bool = True) -> PruningResult:
     """Prune a trained CSNet segmentor (no Runner needed).
 
@@ -761,6 +853,11 @@ def prune_segmentor(model: nn.Module,
             into the consumers (True) or drop it (False). Defaults to True.
         input_size (Sequence[int]): ``(h, w)`` of the image the folding
             constants and the FLOPs refer to. Defaults to (224, 224).
+        calib (Tensor | Sequence[Tensor], optional): Preprocessed image
+            batches ``(N, 3, H, W)`` (one size) to calibrate folding: a
+            removed channel is then replaced by its mean output over these
+            images instead of its image-independent part. Defaults to None
+            (data-free folding).
         with_complexity (bool): Count params/FLOPs for the summary.
             Defaults to True.
 
@@ -782,13 +879,20 @@ def prune_segmentor(model: nn.Module,
     with DefaultScope.overwrite_default_scope('mmseg'):
         narrow = MODELS.build(build_cfg).cpu()
     _slice_model(wide, narrow, plan)
+    calib_images = 0
+    if calib is not None:
+        calib = _batches(calib)  # a generator is read once
+        if not calib:
+            raise PruningError('calib was given but holds no image batch')
     if fold:
-        _fold(wide, narrow, plan, input_size)
+        _fold(wide, narrow, plan, input_size, calib)
+        calib_images = sum(int(b.shape[0]) for b in _batches(calib))
     narrow.eval()
     if with_complexity:
         before = model_complexity(wide, input_size)
         after = model_complexity(narrow, input_size)
-        summary = summary_markdown(before, after, plan, fold, input_size)
+        summary = summary_markdown(before, after, plan, fold, input_size,
+                                   calib_images)
     else:
         before = dict(params=_num_params(wide), flops=None, layers=[])
         after = dict(params=_num_params(narrow), flops=None, layers=[])
@@ -802,7 +906,32 @@ def prune_segmentor(model: nn.Module,
         input_size=input_size,
         before=before,
         after=after,
-        summary=summary)
+        summary=summary,
+        calib_images=calib_images)
+
+
+@torch.no_grad()
+def calib_batches_from_loader(model: nn.Module, dataloader,
+                              num_batches: int) -> List[Tensor]:
+    """Preprocessed image batches (on CPU) for calibrated folding.
+
+    Args:
+        model (nn.Module): The segmentor; its ``data_preprocessor``
+            normalises the images (test mode: no padding, one size needed).
+        dataloader (Iterable): An MMEngine dataloader (e.g. the training
+            one).
+        num_batches (int): How many batches to take.
+
+    Returns:
+        list[Tensor]: ``(N, 3, H, W)`` batches.
+    """
+    model = unwrap_model(model)
+    batches = []
+    for data in dataloader:
+        if len(batches) >= num_batches:
+            break
+        batches.append(model.data_preprocessor(data, False)['inputs'].cpu())
+    return batches
 
 
 def format_table_override(table: dict, base: str = './' + TRAIN_CONFIG,
@@ -905,7 +1034,8 @@ def write_pruned(result: PruningResult,
         '# Narrowed CSNet written by csnet_mmseg channel pruning '
         f'({stamp}).\n'
         f'# |gamma| < {result.plan.threshold:g} removed, '
-        f"{'folded' if result.fold else 'dropped'}; source: {source or '?'}\n"
+        f'{_mode(result.fold, result.calib_images)}; source: '
+        f"{source or '?'}\n"
         f"# params {b['params']:,} -> {a['params']:,}"
         + (f"; FLOPs ({result.input_size[0]}x{result.input_size[1]}) "
            f"{b['flops']:,} -> {a['flops']:,}" if a.get('flops') else '')
@@ -918,6 +1048,7 @@ def write_pruned(result: PruningResult,
         pruning=dict(
             threshold=result.plan.threshold,
             fold=result.fold,
+            calib_images=result.calib_images,
             input_size=list(result.input_size),
             source=source,
             layer_table=copy.deepcopy(result.table),

@@ -318,3 +318,48 @@ def test_complexity_matches_mmengine():
     assert names[0] == 'backbone.stem' and names[-1] == 'decode_head.conv_seg'
     assert all(layer['flops'] > 0 for layer in info['layers'])
     assert sum(layer['params'] for layer in info['layers']) == info['params']
+
+
+def test_calibrated_folding():
+    """Exactly dead channels: calibrated folding (mean output over images)
+    equals data-free folding. Channels with a small non-zero gamma: the
+    calibrated fold is the least-squares constant for the first consumer on
+    the calibration images, so its BN output is closer than with data-free
+    folding or dropping."""
+    model, cfg = build_random(seed=10)
+    make_dead(model, beta=0.7, followers=False)
+    gen = torch.Generator().manual_seed(11)
+    calib = [torch.randn(2, 3, *SIZE, generator=gen) for _ in range(2)]
+    x = torch.randn(1, 3, *SIZE, generator=gen)
+    free = prune_segmentor(model, cfg, 1e-20, True, SIZE,
+                           with_complexity=False)
+    cal = prune_segmentor(model, cfg, 1e-20, True, SIZE, calib=iter(calib),
+                          with_complexity=False)
+    assert cal.calib_images == 4 and free.calib_images == 0
+    assert (logits(cal.model, x) - logits(free.model, x)).abs().max() < 1e-4
+
+    model, cfg = build_random(seed=12)
+    block_in = model.backbone.stages[1][0]
+    with torch.no_grad():
+        block_in.conv_mix.norm_act.norms[0].weight[[0, 3, 4]] = 0.05
+    consumer = 'stages.1.1.conv_mix.norm_act.norms.0'
+    batch = torch.cat(calib)
+
+    def bn_out(m):
+        out = {}
+        bn = m.backbone.get_submodule(consumer)
+        handle = bn.register_forward_hook(
+            lambda mod, args, y: out.setdefault('y', y))
+        logits(m, batch)
+        handle.remove()
+        return out['y']
+
+    wide = bn_out(model)
+    errors = {}
+    for name, fold, data in (('drop', False, None), ('free', True, None),
+                             ('calib', True, calib)):
+        result = prune_segmentor(model, cfg, 0.1, fold, SIZE, calib=data,
+                                 with_complexity=False)
+        assert result.table['backbone']['stage_channels'][1][0] == [3, 6]
+        errors[name] = ((bn_out(result.model) - wide)**2).mean()
+    assert errors['calib'] < errors['free'] and errors['calib'] < errors['drop']

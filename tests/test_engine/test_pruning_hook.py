@@ -79,3 +79,24 @@ def test_at_iter_and_state_survives_resume(tmp_path):
     with pytest.raises(FileExistsError, match='refusing to overwrite'):
         fresh.before_train(runner)
     assert not fresh.pruned
+
+
+def test_calibrated_folding_from_train_dataloader(tmp_path):
+    import torch
+    runner = fake_runner(tmp_path, iter=5)
+    gen = torch.Generator().manual_seed(0)
+    runner.train_dataloader = [
+        dict(inputs=[
+            torch.randint(0, 256, (3, 32, 32), dtype=torch.uint8,
+                          generator=gen) for _ in range(2)
+        ]) for _ in range(3)
+    ]
+    hook = ChannelPruningHook(input_size=(32, 32), calib_batches=2)
+    hook.before_train(runner)
+    hook.after_train(runner)
+    ckpt = torch.load(
+        osp.join(runner.work_dir, 'pruned', PRUNED_CHECKPOINT),
+        map_location='cpu',
+        weights_only=False)
+    assert ckpt['meta']['pruning']['calib_images'] == 4
+    assert ckpt['meta']['pruning']['fold'] is True

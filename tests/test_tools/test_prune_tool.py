@@ -21,7 +21,6 @@ _base_ = ['{base}/models/csnet.py', '{base}/default_runtime.py',
           '{base}/datasets/synthetic_sod.py']
 custom_imports = dict(imports=['csnet_mmseg'], allow_failed_imports=False)
 model = dict(
-    data_preprocessor=dict(size=(64, 64)),
     backbone=dict(
         stem_channels=[4, 4],
         stage_channels=[[[4, 4], [4, 4]], [[6, 6], [8]], [[6, 6], [8]],
@@ -126,7 +125,8 @@ def test_hook_tool_train_test(setup, monkeypatch):
         sd[key + '.weight'][chans] = 0
     zeroed = tmp / 'zeroed.pth'
     torch.save(dict(meta=ckpt['meta'], state_dict=sd), str(zeroed))
-    pruned = tmp / 'demo' / 'pruned'
+    # where configs/csnet_synthetic_finetune.py expects the demo's files
+    pruned = tmp / 'work_dirs' / 'demo' / 'pruned'
     prune = osp.join(ROOT, 'tools', 'prune.py')
     out = check(
         run([prune, cfg, str(zeroed), '--out-dir',
@@ -155,18 +155,27 @@ def test_hook_tool_train_test(setup, monkeypatch):
         ])
     assert not (tmp / 'empty').exists()
 
-    # 3. the narrowed config fine-tunes from the narrowed checkpoint ...
+    # 3. the fine-tune config (a copy at the same place relative to the
+    # pruned files as in the repository) trains the narrowed model from the
+    # narrowed checkpoint ...
+    (tmp / 'configs').mkdir()
+    finetune = tmp / 'configs' / 'csnet_synthetic_finetune.py'
+    finetune.write_text(
+        open(osp.join(ROOT, 'configs', 'csnet_synthetic_finetune.py')).read())
+    ft_cfg = Config.fromfile(str(finetune))
+    assert ft_cfg.model.decode_head.in_channels == [8, 6, 8]
+    assert ft_cfg.optim_wrapper.type == 'OptimWrapper'
+    assert ft_cfg.custom_hooks == []
     out = check(
         run([
             osp.join(ROOT, 'tools', 'train.py'),
-            str(pruned / PRUNED_CONFIG), '--work-dir',
-            str(tmp / 'finetune'), '--cfg-options',
-            f'load_from={pruned / PRUNED_CHECKPOINT}', 'train_cfg.max_iters=1'
+            str(finetune), '--work-dir',
+            str(tmp / 'finetune'), '--cfg-options', 'train_cfg.max_iters=1'
         ], cwd=str(tmp)))
-    assert 'Load checkpoint from' in out
+    assert f'Load checkpoint from {ft_cfg.load_from}' in out
     assert 'do not match exactly' not in out  # every key matched
     assert (tmp / 'finetune' / 'iter_1.pth').is_file()
-    # ... and tests with tools/test.py
+    # ... and the narrowed config + checkpoint test with tools/test.py
     out = check(
         run([
             osp.join(ROOT, 'tools', 'test.py'),

@@ -6,7 +6,8 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 
 from mmseg.registry import HOOKS
-from csnet_mmseg.utils.pruning import (check_out_dir, prune_segmentor,
+from csnet_mmseg.utils.pruning import (calib_batches_from_loader,
+                                       check_out_dir, prune_segmentor,
                                        unwrap_model, write_pruned)
 
 STATE_KEY = 'channel_pruning'
@@ -58,6 +59,10 @@ class ChannelPruningHook(Hook):
             directory (like every path in an MMEngine config).
         input_size (Sequence[int]): ``(h, w)`` of the image that the folded
             constants and the FLOPs refer to. Defaults to (224, 224).
+        calib_batches (int): With ``fold=True``, calibrate the folding on
+            this many batches of the training dataloader (each removed
+            channel is replaced by its mean output over them rather than its
+            data-free image-independent part). Defaults to 0 (data-free).
     """
 
     priority = 'NORMAL'  # before CheckpointHook: the saved state is current
@@ -68,7 +73,8 @@ class ChannelPruningHook(Hook):
                  at_epoch: Optional[int] = None,
                  at_iter: Optional[int] = None,
                  out_dir: Optional[str] = None,
-                 input_size: Sequence[int] = (224, 224)) -> None:
+                 input_size: Sequence[int] = (224, 224),
+                 calib_batches: int = 0) -> None:
         if at_epoch is not None and at_iter is not None:
             raise ValueError('ChannelPruningHook: give at_epoch or at_iter, '
                              'not both')
@@ -83,6 +89,10 @@ class ChannelPruningHook(Hook):
         if len(input_size) != 2:
             raise ValueError('ChannelPruningHook: input_size must be (h, w), '
                              f'got {input_size!r}')
+        if not isinstance(calib_batches, int) or calib_batches < 0:
+            raise ValueError('ChannelPruningHook: calib_batches must be an '
+                             f'int >= 0, got {calib_batches!r}')
+        self.calib_batches = calib_batches
         self.threshold = float(threshold)
         self.fold = bool(fold)
         self.at_epoch = at_epoch
@@ -154,12 +164,17 @@ class ChannelPruningHook(Hook):
                 f"({'fold' if self.fold else 'drop'}) at epoch "
                 f'{runner.epoch + 1}, iteration {runner.iter + 1}')
             model = unwrap_model(runner.model)
+            calib = None
+            if self.fold and self.calib_batches > 0:
+                calib = calib_batches_from_loader(
+                    model, runner.train_dataloader, self.calib_batches)
             result = prune_segmentor(
                 model,
                 runner.cfg.model,
                 threshold=self.threshold,
                 fold=self.fold,
-                input_size=self.input_size)
+                input_size=self.input_size,
+                calib=calib)
             source = (f'{runner.work_dir} at epoch {runner.epoch + 1}, '
                       f'iteration {runner.iter + 1}')
             paths = write_pruned(

@@ -1,0 +1,33 @@
+# Fine-tune the narrowed CSNet of the README demo (train -> prune ->
+# fine-tune -> test). Run everything from the repository root:
+#   python tools/train.py configs/csnet_synthetic.py --work-dir work_dirs/demo/train
+#   python tools/prune.py configs/csnet_synthetic.py \
+#       work_dirs/demo/train/iter_300.pth --out-dir work_dirs/demo/pruned
+#   python tools/train.py configs/csnet_synthetic_finetune.py \
+#       --work-dir work_dirs/demo/finetune
+#   python tools/test.py configs/csnet_synthetic_finetune.py \
+#       work_dirs/demo/finetune/iter_100.pth
+# It inherits the pruned folder's pruned_config.py (the demo's training
+# config + the narrowed layer table), starts from its weights pruned.pth and
+# trains 100 iterations of plain Adam (lr 2e-4, standard weight decay 5e-3
+# on every parameter, no dynamic decay: the channel counts are settled) with
+# no pruning hook. See docs/pruning.md.
+_base_ = ['../work_dirs/demo/pruned/pruned_config.py']
+load_from = 'work_dirs/demo/pruned/pruned.pth'  # relative to the cwd
+optim_wrapper = dict(
+    _delete_=True,
+    type='OptimWrapper',
+    optimizer=dict(type='Adam', lr=2e-4, betas=(0.9, 0.99),
+                   weight_decay=5e-3))
+param_scheduler = [
+    dict(
+        type='MultiStepLR',
+        by_epoch=False,
+        milestones=[80],
+        gamma=0.1,
+        begin=0,
+        end=100)
+]
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=100, val_interval=50)
+default_hooks = dict(checkpoint=dict(interval=50))
+custom_hooks = []

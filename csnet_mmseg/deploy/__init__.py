@@ -4,14 +4,14 @@ Not imported by ``csnet_mmseg`` itself; use
 ``from csnet_mmseg.deploy import convert_to_deploy``.
 """
 from .deploy_model import (IMAGENET_MEAN, IMAGENET_STD, DeployCSNet,
-                           convert_to_deploy, count_parameters)
+                           convert_to_deploy)
 from .fold import flush_subnormal, fold_norm, norm_scale_shift
 from .fused_csf_head import FusedCSFHead, FusedMultiDilationConv
 from .fused_goct_conv import FusedGOctConv
 from .fused_il_block import FusedILBlock
 
 __all__ = [
-    'DeployCSNet', 'convert_to_deploy', 'count_parameters', 'FusedGOctConv',
-    'FusedILBlock', 'FusedCSFHead', 'FusedMultiDilationConv', 'fold_norm',
-    'flush_subnormal', 'norm_scale_shift', 'IMAGENET_MEAN', 'IMAGENET_STD'
+    'DeployCSNet', 'convert_to_deploy', 'FusedGOctConv', 'FusedILBlock',
+    'FusedCSFHead', 'FusedMultiDilationConv', 'fold_norm', 'flush_subnormal',
+    'norm_scale_shift', 'IMAGENET_MEAN', 'IMAGENET_STD'
 ]

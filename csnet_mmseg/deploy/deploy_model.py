@@ -1,5 +1,5 @@
 """Deploy-time CSNet: one module from a normalised image to logits/saliency."""
-from typing import List, Optional, Union
+from typing import List, Optional
 
 import torch
 from torch import Tensor, nn
@@ -168,8 +168,3 @@ def convert_to_deploy(segmentor: nn.Module,
         channels_last=channels_last)
     param = next(segmentor.parameters())
     return model.to(device=param.device, dtype=param.dtype).eval()
-
-
-def count_parameters(module: Union[nn.Module, DeployCSNet]) -> int:
-    """Number of parameter elements (deploy weights count as parameters)."""
-    return sum(p.numel() for p in module.parameters())

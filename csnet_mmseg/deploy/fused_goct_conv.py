@@ -157,6 +157,8 @@ class FusedGOctConv(nn.Module):
                 xs: MultiScale,
                 base_size: Optional[Sequence] = None) -> MultiScale:
         """Same contract as :meth:`GOctConv.forward` (eval mode)."""
+        if base_size is None and self.size_scales:
+            base_size = infer_base_size(xs)
         if self.stride == 2:
             xs = [None if x is None else avg_pool2x(x) for x in xs]
             if base_size is not None:
@@ -165,7 +167,7 @@ class FusedGOctConv(nn.Module):
             return self._forward_depthwise(xs)
         sizes = {}
         if self.size_scales:
-            size = infer_base_size(xs) if base_size is None else base_size
+            size = base_size
             for j in range(max(self.size_scales) + 1):
                 sizes[j] = size
                 size = halve(size)

@@ -25,6 +25,7 @@ def onednn_inference(x: Tensor) -> bool:
     keep the standard ops)."""
     return (x.device.type == 'cpu' and x.dtype == torch.float32
             and torch.backends.mkldnn.is_available()
+            and hasattr(torch, 'mkldnn_convolution')
             and not torch.is_grad_enabled() and not exporting()
             and not torch.jit.is_tracing())
 

@@ -70,6 +70,8 @@ def test_fused_goct_conv_equals_goct_conv(cin, cout, k, stride, base):
                 memory_format=torch.channels_last) for x in xs
         ]
         _check(ref, fused(cl, base))
+        # the scale-0 size inferred from the inputs, as GOctConv does
+        _check(layer(xs), fused(xs))
     # with autograd enabled the standard ops are used
     _check([None if r is None else r.detach() for r in ref],
            [None if o is None else o.detach() for o in fused(xs, base)])

@@ -52,7 +52,8 @@ def test_prune_tool(tmp_path, monkeypatch):
         str(out), '--threshold', '1000', '--input-size', '32', '32'
     ])
     with pytest.raises(SystemExit) as info:
-        runpy.run_path(osp.join(ROOT, 'tools', 'prune.py'), run_name='__main__')
+        runpy.run_path(
+            osp.join(ROOT, 'tools', 'prune.py'), run_name='__main__')
     assert info.value.code != 0
     assert str(info.value.code).startswith('prune: ')
     assert re.search(MESSAGE, str(info.value.code)), info.value.code

@@ -176,8 +176,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def make_tiny_data(tmp_path):
-    """8 training images of ~48 px (sizes jittered), no validation set."""
+def make_tiny_data(tmp_path, num_val: int = 0):
+    """8 training images of ~48 px (sizes jittered), ``num_val`` val ones."""
     root = tmp_path / 'data'
-    make_synthetic_sod(str(root), num_train=8, num_val=0, size=(48, 48))
+    make_synthetic_sod(
+        str(root), num_train=8, num_val=num_val, size=(48, 48))
     return root

@@ -14,8 +14,14 @@ A probe hook (written into tmp_path, loaded by ``custom_imports``) dumps
 every rank's weights, the samples it saw, its local S of the last step and
 the S the wrapper applied.
 """
-import torch
+import glob
+import json
 
+import torch
+from mmengine.config import Config
+from mmengine.runner import save_checkpoint
+
+from mmseg.registry import MODELS
 from dist_helpers import (GN, TOOLS, free_port, make_tiny_data, start_tool,
                           tool_env, write_tiny_config)
 
@@ -157,3 +163,69 @@ def test_two_processes_match_one(tmp_path):
     for k in ref:
         torch.testing.assert_close(
             sd0[k], ref[k], rtol=1e-4, atol=1e-5, msg=lambda m: f'{k}: {m}')
+
+
+TEST_SET = """
+test_dataloader = dict(
+    batch_size=1, num_workers=0, persistent_workers=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type='SODDataset', data_root='{data}', dataset_name='tiny_val',
+        data_prefix=dict(img_path='val/images', seg_map_path='val/GT'),
+        test_mode=True,
+        pipeline=[
+            dict(type='LoadSODImage'),
+            dict(type='Resize', scale=(48, 48), keep_ratio=False),
+            dict(type='LoadSODAnnotations'),
+            dict(type='PackSegInputs', meta_keys=(
+                'img_path', 'seg_map_path', 'ori_shape', 'img_shape',
+                'pad_shape', 'scale_factor', 'flip', 'flip_direction',
+                'reduce_zero_label', 'dataset_name'))]))
+test_cfg = dict(type='TestLoop')
+test_evaluator = dict(type='SODMetric')
+"""
+
+
+def _metrics(work_dir):
+    files = glob.glob(str(work_dir / '*' / '*.json'))
+    assert len(files) == 1, files
+    with open(files[0]) as f:
+        metrics = json.loads(f.readline())
+    timing = ('time', 'data_time')
+    return {k: v for k, v in metrics.items() if k not in timing}
+
+
+def test_dist_test_matches_one_process(tmp_path):
+    """tools/dist_test.sh with 2 processes gives the metrics of 1 process
+    (5 images: rank 1's share is padded by MMEngine's sampler, and the
+    padding is dropped when the results are collected)."""
+    data = make_tiny_data(tmp_path, num_val=5)
+    cfg = tmp_path / 'test_cfg.py'
+    write_tiny_config(
+        cfg, data, batch_size=1, max_iters=1, ckpt_interval=1,
+        extra=TEST_SET.format(data=data))
+    torch.manual_seed(0)
+    model = MODELS.build(Config.fromfile(str(cfg)).model)
+    model.init_weights()
+    ckpt = str(tmp_path / 'random.pth')
+    save_checkpoint(dict(meta={}, state_dict=model.state_dict()), ckpt)
+
+    env = tool_env(PORT=free_port())
+    ddp = start_tool([
+        'bash', f'{TOOLS}/dist_test.sh',
+        str(cfg), ckpt, '2', '--work-dir',
+        str(tmp_path / 'ddp'), '--cfg-options',
+        'env_cfg.dist_cfg.backend=gloo'
+    ], env, tmp_path / 'ddp.log')
+    single = start_tool([
+        env['PYTHON'], f'{TOOLS}/test.py',
+        str(cfg), ckpt, '--work-dir',
+        str(tmp_path / 'single')
+    ], env, tmp_path / 'single.log')
+    assert 'Iter(test) [3/3]' in ddp.finish()  # 3 images per process
+    assert 'Iter(test) [5/5]' in single.finish()
+    got, ref = _metrics(tmp_path / 'ddp'), _metrics(tmp_path / 'single')
+    assert 'tiny_val/MAE' in ref
+    assert got.keys() == ref.keys()
+    for k in ref:
+        assert abs(got[k] - ref[k]) < 1e-9, (k, got[k], ref[k])

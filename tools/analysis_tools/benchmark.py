@@ -286,6 +286,29 @@ def time_fn(fn, x, warmup: int, repeats: int) -> float:
     return statistics.median(times) * 1e3
 
 
+@contextlib.contextmanager
+def silenced_fds():
+    """Send what is written to the stdout/stderr file descriptors (Python
+    and C++ alike) to /dev/null."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        with contextlib.redirect_stdout(io.StringIO()), \
+                contextlib.redirect_stderr(io.StringIO()):
+            yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in saved + [null]:
+            os.close(fd)
+
+
 class Runner:
     """Callables of one model's forms, built once."""
 
@@ -331,10 +354,9 @@ class Runner:
         return self.onnx_files[key]
 
     def _export(self, path, size):
-        # the TorchScript exporter prints the graph when it fails
-        sink = io.StringIO()
-        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(
-                sink):
+        # the TorchScript exporter prints the whole graph (from C++) when it
+        # fails: keep it out of the report
+        with silenced_fds():
             self._export_quiet(path, size)
 
     def _export_quiet(self, path, size):

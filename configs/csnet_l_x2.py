@@ -23,3 +23,9 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     visualization=dict(type='SegVisualizationHook'))
+# for mmseg.apis.init_model / inference_model on plain images
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(224, 224), keep_ratio=False),
+    dict(type='PackSegInputs'),
+]

@@ -79,7 +79,10 @@ def main():
             meta=dict(
                 source=osp.basename(args.src),
                 converter='csnet2mmseg',
-                layer_table=table),
+                layer_table=table,
+                dataset_meta=dict(
+                    classes=('background', 'foreground'),
+                    palette=[[0, 0, 0], [255, 255, 255]])),
             state_dict=state_dict), args.dst)
     n = sum(v.numel() for k, v in state_dict.items()
             if not k.endswith(('running_mean', 'running_var',

@@ -15,6 +15,7 @@ from mmengine.runner import Runner
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 import csnet_mmseg  # noqa: E402,F401  (fills the registries)
+from csnet_mmseg.compat import setup_cpu_distributed  # noqa: E402
 from mmseg.registry import RUNNERS  # noqa: E402
 
 
@@ -91,6 +92,7 @@ def main():
         cfg.model = cfg.tta_model
     if args.out is not None:
         set_output_dir(cfg, args.out)
+    setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \
         else RUNNERS.build(cfg)
     runner.test()

@@ -15,6 +15,7 @@ from mmengine.runner import Runner
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 import csnet_mmseg  # noqa: E402,F401  (fills the registries)
+from csnet_mmseg.compat import setup_cpu_distributed  # noqa: E402
 from mmseg.registry import RUNNERS  # noqa: E402
 
 
@@ -72,6 +73,7 @@ def main():
     if args.amp:
         enable_amp(cfg)
     cfg.resume = args.resume
+    setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \
         else RUNNERS.build(cfg)
     runner.train()

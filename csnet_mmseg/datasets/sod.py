@@ -163,15 +163,18 @@ class SODDataset(BaseSegDataset):
             raise ValueError('SODDataset: dataset_name must be a non-empty '
                              f"name without '/', got {dataset_name!r}")
         self.dataset_name = dataset_name
-        super().__init__(
-            ann_file=ann_file,
-            img_suffix=self.img_suffixes[0],
-            seg_map_suffix=self.seg_map_suffixes[0],
-            metainfo=metainfo,
-            data_root=data_root,
-            data_prefix=data_prefix,
-            reduce_zero_label=False,
-            **kwargs)
+        try:
+            super().__init__(
+                ann_file=ann_file,
+                img_suffix=self.img_suffixes[0],
+                seg_map_suffix=self.seg_map_suffixes[0],
+                metainfo=metainfo,
+                data_root=data_root,
+                data_prefix=data_prefix,
+                reduce_zero_label=False,
+                **kwargs)
+        except TypeError as e:  # name this data set, not BaseSegDataset
+            raise TypeError(f'SODDataset: {e}') from e
 
     def _scan(self, folder: str, suffixes: Tuple[str, ...],
               kind: str) -> Dict[str, str]:

@@ -203,6 +203,12 @@ class LoadSODImage(LoadImageFromFile):
             ``backend_args``, ``ignore_empty``).
     """
 
+    def __init__(self, **kwargs) -> None:
+        try:
+            super().__init__(**kwargs)
+        except TypeError as e:  # name this loader, not LoadImageFromFile
+            raise TypeError(f'LoadSODImage: {e}') from e
+
     def transform(self, results: dict) -> Optional[dict]:
         """Load ``results['img_path']``.
 

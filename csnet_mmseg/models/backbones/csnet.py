@@ -8,6 +8,7 @@ from torch import Tensor, nn
 from mmseg.registry import MODELS
 from mmseg.utils import OptConfigType
 from ..layers import ILBlock, scale_size
+from ..state_dict_check import check_state_dict_fits
 
 
 @MODELS.register_module()
@@ -113,6 +114,15 @@ class CSNet(BaseModule):
             if s in self.out_indices:
                 outs.append(xs[0])
         return tuple(outs)
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata,
+                              strict, missing_keys, unexpected_keys,
+                              error_msgs) -> None:
+        # a checkpoint of another layer table must not load with a warning
+        check_state_dict_fits(self, state_dict, prefix)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata,
+                                      strict, missing_keys, unexpected_keys,
+                                      error_msgs)
 
     def train(self, mode: bool = True) -> 'CSNet':
         super().train(mode)

@@ -9,6 +9,7 @@ from mmseg.registry import MODELS
 from mmseg.utils import OptConfigType
 from ..layer_table import CSNET_DILATIONS
 from ..layers import GOctConv, ScaleNormAct
+from ..state_dict_check import check_state_dict_fits
 
 
 class MultiDilationConv(nn.Module):
@@ -114,15 +115,18 @@ class CSFHead(BaseDecodeHead):
                  input_transform: str = 'multiple_select',
                  dropout_ratio: float = 0.0,
                  **kwargs) -> None:
-        super().__init__(
-            in_channels=list(in_channels),
-            channels=channels,
-            in_index=list(in_index),
-            input_transform=input_transform,
-            dropout_ratio=dropout_ratio,
-            norm_cfg=norm_cfg,
-            act_cfg=act_cfg,
-            **kwargs)
+        try:
+            super().__init__(
+                in_channels=list(in_channels),
+                channels=channels,
+                in_index=list(in_index),
+                input_transform=input_transform,
+                dropout_ratio=dropout_ratio,
+                norm_cfg=norm_cfg,
+                act_cfg=act_cfg,
+                **kwargs)
+        except TypeError as e:  # name this head, not BaseDecodeHead
+            raise TypeError(f'CSFHead: {e}') from e
         if len(fuse_channels) != len(in_channels):
             raise ValueError(
                 f'CSFHead: fuse_channels {list(fuse_channels)} needs one entry '
@@ -157,3 +161,12 @@ class CSFHead(BaseDecodeHead):
     def forward(self, inputs: Tuple[Tensor]) -> Tensor:
         """Logits at the resolution of the finest selected input."""
         return self.cls_seg(self._forward_feature(inputs))
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata,
+                              strict, missing_keys, unexpected_keys,
+                              error_msgs) -> None:
+        # a checkpoint of another layer table must not load with a warning
+        check_state_dict_fits(self, state_dict, prefix)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata,
+                                      strict, missing_keys, unexpected_keys,
+                                      error_msgs)

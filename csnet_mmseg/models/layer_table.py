@@ -24,6 +24,7 @@ from typing import Dict, List, Sequence
 
 __all__ = [
     'make_layer_table', 'layer_table_from_model_cfg', 'table_layers',
+    'format_layer_table_config',
     'CSNET_STAGE_BLOCKS', 'CSNET_DILATIONS'
 ]
 
@@ -129,3 +130,33 @@ def table_layers(table: Dict[str, dict]) -> List[dict]:
     })
     layers.append({'in': dil_out, 'out': [head['channels']]})
     return layers
+
+
+def format_layer_table_config(table: Dict[str, dict],
+                              base: str,
+                              header: str = '') -> str:
+    """Config text: ``_base_ = [base]`` plus an override of the layer table.
+
+    Only the layer-table keys of ``model.backbone`` and ``model.decode_head``
+    are written, one list per line, so the file reads (and diffs) as a table.
+
+    Args:
+        table (dict): The layer table.
+        base (str): The ``_base_`` config path, relative to the written file.
+        header (str): Text put first (comments, ``custom_imports``).
+    """
+    bb, head = table['backbone'], table['decode_head']
+    stages = ',\n'.join(f'            {list(s)}' for s in bb['stage_channels'])
+    dil = ',\n'.join(f'            {list(d)}'
+                     for d in head['dilation_channels'])
+    return (f'{header}'
+            f"_base_ = ['{base}']\n"
+            'model = dict(\n'
+            '    backbone=dict(\n'
+            f"        stem_channels={list(bb['stem_channels'])},\n"
+            f'        stage_channels=[\n{stages},\n        ]),\n'
+            '    decode_head=dict(\n'
+            f"        in_channels={list(head['in_channels'])},\n"
+            f"        fuse_channels={list(head['fuse_channels'])},\n"
+            f'        dilation_channels=[\n{dil},\n        ],\n'
+            f"        channels={int(head['channels'])}))\n")

@@ -26,6 +26,7 @@ import torch
 
 from ..compat import torch_load_trusted
 from ..models.layer_table import CSNET_DILATIONS
+from ..models.layer_table import format_layer_table_config as _format_table
 
 __all__ = [
     'ConversionError', 'layer_table_from_official', 'load_official_table',
@@ -257,18 +258,7 @@ def load_official_checkpoint(path: str) -> Dict[str, torch.Tensor]:
 def format_layer_table_config(table: Dict[str, dict],
                               base: str = './_base_/models/csnet.py') -> str:
     """A config (text) that builds the model of ``table``."""
-    bb, head = table['backbone'], table['decode_head']
-    stages = ',\n'.join(f'            {list(s)}' for s in bb['stage_channels'])
-    return (f"_base_ = ['{base}']\n"
-            "custom_imports = dict(imports=['csnet_mmseg'], "
-            'allow_failed_imports=False)\n'
-            'model = dict(\n'
-            '    backbone=dict(\n'
-            f"        stem_channels={list(bb['stem_channels'])},\n"
-            f'        stage_channels=[\n{stages},\n        ]),\n'
-            '    decode_head=dict(\n'
-            f"        in_channels={list(head['in_channels'])},\n"
-            f"        fuse_channels={list(head['fuse_channels'])},\n"
-            '        dilation_channels='
-            f"{[list(d) for d in head['dilation_channels']]},\n"
-            f"        channels={head['channels']}))\n")
+    return _format_table(
+        table, base,
+        header="custom_imports = dict(imports=['csnet_mmseg'], "
+        'allow_failed_imports=False)\n')

@@ -61,6 +61,8 @@ from mmengine.registry import DefaultScope
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from csnet_mmseg.models.layer_table import format_layer_table_config
+
 __all__ = [
     'PruningError', 'PruningPlan', 'PruningResult', 'plan_pruning',
     'prune_segmentor', 'write_pruned', 'format_table_override',
@@ -937,21 +939,7 @@ def calib_batches_from_loader(model: nn.Module, dataloader,
 def format_table_override(table: dict, base: str = './' + TRAIN_CONFIG,
                           header: str = '') -> str:
     """Config text: ``_base_`` plus an override of the layer table only."""
-    bb, head = table['backbone'], table['decode_head']
-    stages = ',\n'.join(f'            {list(s)}' for s in bb['stage_channels'])
-    dil = ',\n'.join(f'            {list(d)}'
-                     for d in head['dilation_channels'])
-    return (f'{header}'
-            f"_base_ = ['{base}']\n"
-            'model = dict(\n'
-            '    backbone=dict(\n'
-            f"        stem_channels={list(bb['stem_channels'])},\n"
-            f'        stage_channels=[\n{stages},\n        ]),\n'
-            '    decode_head=dict(\n'
-            f"        in_channels={list(head['in_channels'])},\n"
-            f"        fuse_channels={list(head['fuse_channels'])},\n"
-            f'        dilation_channels=[\n{dil},\n        ],\n'
-            f"        channels={int(head['channels'])}))\n")
+    return format_layer_table_config(table, base, header)
 
 
 def check_out_dir(out_dir: str) -> None:

@@ -1,0 +1,83 @@
+# The dynamic-weight-decay experiment of docs/dynamic_weight_decay.md: the
+# initial x1 CSNet (240,741 parameters) trained from scratch on the DUTS-TR
+# training split (../shared/data/duts-tr-224, train.txt) with the paper's
+# recipe compressed to a 2-core CPU: Adam (betas 0.9/0.99), BCE, the paper's
+# augmentation (border crop 0-14 px, LR/UD flips) at 112x112, batch 8,
+# lr x0.1 at 2/3 and 5/6 of the run, standard weight decay 5e-3 on every
+# non-targeted parameter. The three arms (csnet_x1_duts224_{none,l2,dwd}.py)
+# differ only in what decays the targeted gammas (the BN gammas of every
+# gOctConv of the backbone); seed, initial weights, data order and schedule
+# are the same. Run them all with
+#   python tools/analysis_tools/dwd_duts_experiment.py
+# (or one arm with tools/train.py). Validation: val.txt (503 images).
+_base_ = [
+    '../_base_/models/csnet.py', '../_base_/datasets/duts_tr_224.py',
+    '../_base_/default_runtime.py'
+]
+custom_imports = dict(imports=['csnet_mmseg'], allow_failed_imports=False)
+randomness = dict(seed=0)
+crop_size = (112, 112)
+train_pipeline = [
+    dict(type='LoadSODImage'),
+    dict(type='LoadSODAnnotations'),
+    dict(type='SODRandomCrop', max_crop=14),
+    dict(type='RandomFlipLRUD', prob=0.5),
+    dict(type='Resize', scale=crop_size, keep_ratio=False),
+    dict(type='PackSegInputs', meta_keys={{_base_.sod_meta_keys}}),
+]
+test_pipeline = [
+    dict(type='LoadSODImage'),
+    dict(type='Resize', scale=crop_size, keep_ratio=False),
+    dict(type='LoadSODAnnotations'),
+    dict(type='PackSegInputs', meta_keys={{_base_.sod_meta_keys}}),
+]
+# One process per arm, one thread each: the data are loaded in the main
+# process (decoding eight 224-px JPEGs is ~1% of an iteration).
+train_dataloader = dict(
+    batch_size=8,
+    num_workers=0,
+    persistent_workers=False,
+    dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(
+    num_workers=0,
+    persistent_workers=False,
+    dataset=dict(pipeline=test_pipeline))
+test_dataloader = val_dataloader
+
+max_iters = 1200
+lr = 5e-3
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='Adam', lr=lr, betas=(0.9, 0.99), weight_decay=5e-3))
+param_scheduler = [
+    dict(
+        type='MultiStepLR',
+        by_epoch=False,
+        milestones=[max_iters * 2 // 3, max_iters * 5 // 6],
+        gamma=0.1,
+        begin=0,
+        end=max_iters)
+]
+# Validated once, at the end of the run.
+train_cfg = dict(
+    type='IterBasedTrainLoop',
+    max_iters=max_iters,
+    val_begin=max_iters,
+    val_interval=max_iters)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+log_processor = dict(by_epoch=False)
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(
+        type='CheckpointHook',
+        by_epoch=False,
+        interval=300,
+        max_keep_ckpts=1,
+        save_last=True),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    visualization=dict(type='SegVisualizationHook'))
+# Decay drives gammas towards subnormal floats, which the CPU computes slowly.
+custom_hooks = [dict(type='FlushDenormalHook')]

@@ -33,3 +33,12 @@ default_hooks = dict(
         max_keep_ckpts=3,
         save_best='ECSSD/MAE',
         rule='less'))
+# Step 2 of the recipe, at the end of training: remove every channel whose
+# |gamma| < 1e-20 (the released setting; override with --cfg-options
+# custom_hooks.0.threshold=...) and write into <work_dir>/pruned/ the
+# narrowed config (pruned_config.py), checkpoint (pruned.pth) and a
+# params/FLOPs table (summary.md). Step 3: configs/csnet_duts_finetune.py.
+custom_hooks = [
+    dict(type='ChannelPruningHook', threshold=1e-20),
+    dict(type='FlushDenormalHook'),
+]

@@ -20,7 +20,7 @@ from mmengine.runner import load_checkpoint
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 import csnet_mmseg  # noqa: E402,F401  (fills the registries)
-from csnet_mmseg.utils.pruning import (  # noqa: E402
+from csnet_mmseg.pruning import (  # noqa: E402
     PruningError, calib_batches_from_loader, check_out_dir, prune_segmentor,
     write_pruned)
 from mmseg.registry import MODELS  # noqa: E402

@@ -8,7 +8,7 @@ from mmengine.analysis import get_model_complexity_info
 from mmengine.config import Config
 from mmengine.runner import load_checkpoint
 
-from csnet_mmseg.utils.pruning import (PRUNED_CHECKPOINT, PRUNED_CONFIG,
+from csnet_mmseg.pruning import (PRUNED_CHECKPOINT, PRUNED_CONFIG,
                                        SUMMARY, TRAIN_CONFIG, PruningError,
                                        model_complexity, plan_pruning,
                                        prune_segmentor, write_pruned)

@@ -10,7 +10,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from csnet_mmseg.utils.pruning import (PRUNED_CHECKPOINT, PRUNED_CONFIG,
+from csnet_mmseg.pruning import (PRUNED_CHECKPOINT, PRUNED_CONFIG,
                                        SUMMARY, TRAIN_CONFIG)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

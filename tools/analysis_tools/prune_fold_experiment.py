@@ -1,6 +1,6 @@
 """Folding vs dropping the removed channels, measured on real images.
 
-Prunes a trained CSNet (``csnet_mmseg.utils.pruning.prune_segmentor``) at
+Prunes a trained CSNet (``csnet_mmseg.pruning.prune_segmentor``) at
 one or more thresholds, once folding the image-independent output of the
 removed channels into their consumers (``fold=True``) and once dropping it
 (``fold=False``), and compares both narrowed models with the wide one on a
@@ -47,7 +47,7 @@ from mmengine.runner import load_checkpoint
 ROOT = osp.join(osp.dirname(osp.abspath(__file__)), '..', '..')
 sys.path.insert(0, ROOT)
 import csnet_mmseg  # noqa: E402,F401  (fills the registries)
-from csnet_mmseg.utils.pruning import (PruningError, _parts,  # noqa: E402
+from csnet_mmseg.pruning import (PruningError, _parts,  # noqa: E402
                                        backbone_blocks, prune_segmentor)
 from mmseg.registry import MODELS  # noqa: E402
 

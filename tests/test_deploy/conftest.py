@@ -72,9 +72,9 @@ def tiny_segmentor():
 def released_x1(official_dir):
     from mmengine.config import Config
 
-    from csnet_mmseg.utils.official_csnet import (convert_official_state_dict,
-                                                  load_official_checkpoint,
-                                                  load_official_table)
+    from csnet_mmseg.converters import (convert_official_state_dict,
+                                        load_official_checkpoint,
+                                        load_official_table)
     table = load_official_table(osp.join(official_dir, 'csnet-L-x1.bin'))
     sd = convert_official_state_dict(
         load_official_checkpoint(osp.join(official_dir, 'csnet-L-x1.pth.tar')),

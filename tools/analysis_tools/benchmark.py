@@ -229,7 +229,7 @@ def build_csnet(name: str, checkpoints: dict, random_weights: bool):
     tag = CSNET[name]['official']
     src = osp.join(official, f'csnet-L-{tag}.pth.tar')
     if osp.isfile(src):
-        from csnet_mmseg.utils.official_csnet import (
+        from csnet_mmseg.converters import (
             convert_official_state_dict, load_official_checkpoint,
             load_official_table)
         table = load_official_table(osp.join(official, f'csnet-L-{tag}.bin'))

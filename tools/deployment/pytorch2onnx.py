@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
 from csnet_mmseg.deploy import convert_to_deploy  # noqa: E402
-from csnet_mmseg.deploy.inference import (
+from csnet_mmseg.apis.inference import (
     collect_images,  # noqa: E402
     normalise,
     read_image_rgb,

@@ -18,7 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .deploy_model import IMAGENET_MEAN, IMAGENET_STD, convert_to_deploy
+from ..deploy.deploy_model import (IMAGENET_MEAN, IMAGENET_STD,
+                                   convert_to_deploy)
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 TEST_SIZE = (224, 224)
@@ -134,7 +135,7 @@ class OnnxRuntimeSaliency:
     """
 
     def __init__(self, onnx_file: str, threads: Optional[int] = None) -> None:
-        from .onnx_export import ort_session
+        from ..deploy.onnx_export import ort_session
         if not osp.isfile(onnx_file):
             raise FileNotFoundError(f'ONNX file not found: {onnx_file}')
         self.session = ort_session(onnx_file, threads)

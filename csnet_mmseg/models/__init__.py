@@ -3,5 +3,9 @@ from .decode_heads import *  # noqa: F401,F403
 from .layer_table import (layer_table_from_model_cfg, make_layer_table,
                           table_layers)
 from .layers import *  # noqa: F401,F403
+from .parts import NotCSNetError, csnet_parts
 
-__all__ = ['make_layer_table', 'layer_table_from_model_cfg', 'table_layers']
+__all__ = [
+    'make_layer_table', 'layer_table_from_model_cfg', 'table_layers',
+    'NotCSNetError', 'csnet_parts'
+]

@@ -20,6 +20,7 @@ from mmengine.runner import load_checkpoint
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 import csnet_mmseg  # noqa: E402,F401  (fills the registries)
+from csnet_mmseg.models import NotCSNetError  # noqa: E402
 from csnet_mmseg.pruning import (  # noqa: E402
     PruningError, calib_batches_from_loader, check_out_dir, prune_segmentor,
     write_pruned)
@@ -96,7 +97,7 @@ def main():
             fold=not args.no_fold,
             input_size=args.input_size,
             calib=calib)
-    except PruningError as e:
+    except (PruningError, NotCSNetError) as e:
         sys.exit(f'prune: {e}')
     paths = write_pruned(
         result,

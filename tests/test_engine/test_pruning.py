@@ -9,9 +9,9 @@ from mmengine.config import Config
 from mmengine.runner import load_checkpoint
 
 from csnet_mmseg.pruning import (PRUNED_CHECKPOINT, PRUNED_CONFIG,
-                                       SUMMARY, TRAIN_CONFIG, PruningError,
-                                       model_complexity, plan_pruning,
-                                       prune_segmentor, write_pruned)
+                                 SUMMARY, TRAIN_CONFIG, PruningError,
+                                 model_complexity, plan_pruning,
+                                 prune_segmentor, write_pruned)
 from mmseg.registry import MODELS
 
 SIZE = (64, 64)

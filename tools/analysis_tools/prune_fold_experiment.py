@@ -47,8 +47,8 @@ from mmengine.runner import load_checkpoint
 ROOT = osp.join(osp.dirname(osp.abspath(__file__)), '..', '..')
 sys.path.insert(0, ROOT)
 import csnet_mmseg  # noqa: E402,F401  (fills the registries)
-from csnet_mmseg.pruning import (PruningError, _parts,  # noqa: E402
-                                       backbone_blocks, prune_segmentor)
+from csnet_mmseg.pruning import (PruningError,  # noqa: E402
+                                 prunable_gammas, prune_segmentor)
 from mmseg.registry import MODELS  # noqa: E402
 
 DEFAULT_DATA = osp.normpath(
@@ -138,19 +138,6 @@ def mae(logits: torch.Tensor, gts) -> float:
             prob, size=gt.shape, mode='bilinear', align_corners=False)
         errors.append(float((prob[0, 0] - torch.from_numpy(gt)).abs().mean()))
     return float(np.mean(errors))
-
-
-def prunable_gammas(model) -> torch.Tensor:
-    backbone, head = _parts(model)
-    norms = [b.conv_mix.norm_act.norms for _, b in backbone_blocks(backbone)]
-    norms += [
-        head.fuse.norm_act.norms, head.multi_dilation.norm_act.norms,
-        head.merge.norm_act.norms
-    ]
-    return torch.cat([
-        n.weight.detach().abs().flatten() for ns in norms for n in ns
-        if hasattr(n, 'weight') and n.weight is not None
-    ])
 
 
 def main():

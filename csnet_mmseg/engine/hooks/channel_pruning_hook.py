@@ -7,8 +7,8 @@ from mmengine.hooks import Hook
 
 from mmseg.registry import HOOKS
 from csnet_mmseg.pruning import (calib_batches_from_loader,
-                                       check_out_dir, prune_segmentor,
-                                       unwrap_model, write_pruned)
+                                 check_out_dir, prune_segmentor,
+                                 unwrap_model, write_pruned)
 
 STATE_KEY = 'channel_pruning'
 

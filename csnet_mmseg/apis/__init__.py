@@ -4,9 +4,10 @@ from .inference import (IMAGE_EXTENSIONS, TEST_SIZE, OnnxRuntimeSaliency,
                         PyTorchSaliency, collect_images, normalise,
                         overlay_image, read_image_rgb, resize_images,
                         saliency_to_uint8)
+from .logits import segmentor_logits
 
 __all__ = [
     'IMAGE_EXTENSIONS', 'TEST_SIZE', 'OnnxRuntimeSaliency', 'PyTorchSaliency',
     'collect_images', 'normalise', 'overlay_image', 'read_image_rgb',
-    'resize_images', 'saliency_to_uint8'
+    'resize_images', 'saliency_to_uint8', 'segmentor_logits'
 ]

@@ -7,6 +7,7 @@ import torch
 from mmengine.config import Config
 from torch import nn
 
+from csnet_mmseg.apis import segmentor_logits
 from mmseg.registry import MODELS
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -89,12 +90,7 @@ def training_form(segmentor, x):
     """The segmentor's eval logits at the input size (what inference
     gives before the sigmoid)."""
     with torch.no_grad():
-        out = segmentor(x, mode='tensor')
-    return torch.nn.functional.interpolate(
-        out,
-        size=x.shape[-2:],
-        mode='bilinear',
-        align_corners=segmentor.decode_head.align_corners)
+        return segmentor_logits(segmentor, x)
 
 
 def load_tool(relpath: str):

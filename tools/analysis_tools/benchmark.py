@@ -50,7 +50,6 @@ import warnings
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 ROOT = osp.normpath(osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
@@ -262,15 +261,10 @@ class FullSize(nn.Module):
     def __init__(self, segmentor: nn.Module) -> None:
         super().__init__()
         self.segmentor = segmentor
-        self.align_corners = segmentor.decode_head.align_corners
 
     def forward(self, x):
-        out = self.segmentor(x, mode='tensor')
-        return F.interpolate(
-            out,
-            size=x.shape[-2:],
-            mode='bilinear',
-            align_corners=self.align_corners)
+        from csnet_mmseg.apis import segmentor_logits
+        return segmentor_logits(self.segmentor, x)
 
 
 # ----------------------------------------------------------------- timing

@@ -47,6 +47,7 @@ from mmengine.runner import load_checkpoint
 ROOT = osp.join(osp.dirname(osp.abspath(__file__)), '..', '..')
 sys.path.insert(0, ROOT)
 import csnet_mmseg  # noqa: E402,F401  (fills the registries)
+from csnet_mmseg.apis import segmentor_logits  # noqa: E402
 from csnet_mmseg.pruning import (PruningError,  # noqa: E402
                                  prunable_gammas, prune_segmentor)
 from mmseg.registry import MODELS  # noqa: E402
@@ -121,12 +122,7 @@ def run_model(model, images, batch_size: int):
     for i in range(0, len(images), batch_size):
         data = model.data_preprocessor(
             dict(inputs=images[i:i + batch_size]), False)
-        x = data['inputs']
-        logits = model(x, mode='tensor')
-        out.append(
-            F.interpolate(
-                logits, size=x.shape[-2:], mode='bilinear',
-                align_corners=False))
+        out.append(segmentor_logits(model, data['inputs']))
     return torch.cat(out)
 
 

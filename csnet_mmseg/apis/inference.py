@@ -20,6 +20,7 @@ from torch import Tensor
 
 from ..deploy.deploy_model import (IMAGENET_MEAN, IMAGENET_STD,
                                    convert_to_deploy)
+from .logits import segmentor_logits
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 TEST_SIZE = (224, 224)
@@ -113,13 +114,7 @@ class PyTorchSaliency:
         x = normalise(batch, self.mean, self.std).to(self.device)
         if self.model is not None:
             return self.model(x).cpu()
-        logits = self.segmentor(x, mode='tensor')
-        logits = F.interpolate(
-            logits,
-            size=x.shape[-2:],
-            mode='bilinear',
-            align_corners=self.segmentor.decode_head.align_corners)
-        return logits.sigmoid().cpu()
+        return segmentor_logits(self.segmentor, x).sigmoid().cpu()
 
 
 class OnnxRuntimeSaliency:

@@ -53,7 +53,6 @@ import torch
 from torch import nn
 
 ROOT = osp.normpath(osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
-sys.path.insert(0, ROOT)
 
 MMSEG_CONFIGS = None  # resolved lazily (mmseg/.mim/configs)
 PIXEL_RATIO_NOTE = 'pixel ratio'

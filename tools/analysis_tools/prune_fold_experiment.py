@@ -44,13 +44,13 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 
+import csnet_mmseg  # noqa: F401  (fills the registries)
+from csnet_mmseg.apis import segmentor_logits
+from csnet_mmseg.pruning import (PruningError, prunable_gammas,
+                                 prune_segmentor)
+from mmseg.registry import MODELS
+
 ROOT = osp.join(osp.dirname(osp.abspath(__file__)), '..', '..')
-sys.path.insert(0, ROOT)
-import csnet_mmseg  # noqa: E402,F401  (fills the registries)
-from csnet_mmseg.apis import segmentor_logits  # noqa: E402
-from csnet_mmseg.pruning import (PruningError,  # noqa: E402
-                                 prunable_gammas, prune_segmentor)
-from mmseg.registry import MODELS  # noqa: E402
 
 DEFAULT_DATA = osp.normpath(
     osp.join(ROOT, '..', 'shared', 'data', 'pascal-s-dev'))

@@ -20,16 +20,12 @@ import sys
 
 import torch
 
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
-from csnet_mmseg.deploy import convert_to_deploy  # noqa: E402
-from csnet_mmseg.apis import segmentor_logits  # noqa: E402
-from csnet_mmseg.apis.inference import (
-    collect_images,  # noqa: E402
-    normalise,
-    read_image_rgb,
-    resize_images)
-from csnet_mmseg.deploy.onnx_export import (  # noqa: E402
-    compare_with_onnxruntime, export_onnx, ort_session)
+from csnet_mmseg.apis import segmentor_logits
+from csnet_mmseg.apis.inference import (collect_images, normalise,
+                                        read_image_rgb, resize_images)
+from csnet_mmseg.deploy import convert_to_deploy
+from csnet_mmseg.deploy.onnx_export import (compare_with_onnxruntime,
+                                            export_onnx, ort_session)
 
 
 def parse_args(argv=None):

@@ -47,9 +47,16 @@ def training_form(segmentor, x):
 
 
 def load_tool(relpath: str):
-    """Import a script under tools/ as a module (to call its ``main``)."""
+    """Import a script under tools/ as a module (to call its ``main``).
+
+    As ``python tools/...`` does, the script's folder is on ``sys.path``
+    (for its sibling modules, e.g. ``benchmark_models``)."""
     import importlib.util
+    import sys
     path = osp.join(ROOT, relpath)
+    folder = osp.dirname(path)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
     name = 'tool_' + osp.splitext(osp.basename(path))[0]
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)

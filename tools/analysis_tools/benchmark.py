@@ -48,7 +48,7 @@ import torch
 from torch import nn
 
 from benchmark_models import (ALL_FORMS, ALL_MODELS, CSNET, PEERS, ROOT,
-                              Runner)
+                              Runner, add_weight_args, checkpoint_paths)
 
 
 def log(msg: str) -> None:
@@ -98,16 +98,7 @@ def parse_args(argv=None):
         type=int,
         help='input size of the params/GMACs count (default 224; with '
         '--quick the smallest of --sizes)')
-    parser.add_argument(
-        '--checkpoint',
-        action='append',
-        default=[],
-        metavar='NAME=PATH',
-        help='CSNet checkpoint, e.g. csnet_l_x1=work_dirs/x1.pth')
-    parser.add_argument(
-        '--random-weights',
-        action='store_true',
-        help='CSNet with random weights and BN statistics (no checkpoint)')
+    add_weight_args(parser)
     parser.add_argument('--out', help='also write the report here')
     parser.add_argument(
         '--overwrite', action='store_true', help='replace an existing --out')
@@ -131,16 +122,7 @@ def parse_args(argv=None):
         parser.error('--sizes must be >= 32')
     if min(args.threads) < 1:
         parser.error('--threads must be >= 1')
-    ckpts = {}
-    for item in args.checkpoint:
-        name, sep, path = item.partition('=')
-        if not sep or name not in CSNET:
-            parser.error(f'--checkpoint wants NAME=PATH with NAME in '
-                         f'{list(CSNET)}, got {item!r}')
-        if not osp.isfile(path):
-            parser.error(f'--checkpoint {name}: no such file {path}')
-        ckpts[name] = path
-    args.checkpoints = ckpts
+    args.checkpoints = checkpoint_paths(parser, args.checkpoint)
     if args.out and osp.exists(args.out) and not args.overwrite:
         parser.error(f'{args.out} exists; pass --overwrite to replace it')
     return args

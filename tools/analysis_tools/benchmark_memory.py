@@ -18,7 +18,8 @@ import warnings
 
 import torch
 
-from benchmark_models import ALL_FORMS, ALL_MODELS, CSNET, Runner
+from benchmark_models import (ALL_FORMS, ALL_MODELS, Runner, add_weight_args,
+                              checkpoint_paths)
 
 
 def parse_args(argv=None):
@@ -27,24 +28,9 @@ def parse_args(argv=None):
     parser.add_argument('model', choices=ALL_MODELS)
     parser.add_argument('form', choices=ALL_FORMS)
     parser.add_argument('size', type=int, help='square input size')
-    parser.add_argument(
-        '--checkpoint',
-        action='append',
-        default=[],
-        metavar='NAME=PATH',
-        help='CSNet checkpoint, e.g. csnet_l_x1=work_dirs/x1.pth')
-    parser.add_argument(
-        '--random-weights',
-        action='store_true',
-        help='CSNet with random weights and BN statistics (no checkpoint)')
+    add_weight_args(parser)
     args = parser.parse_args(argv)
-    args.checkpoints = {}
-    for item in args.checkpoint:
-        name, sep, path = item.partition('=')
-        if not sep or name not in CSNET:
-            parser.error(f'--checkpoint wants NAME=PATH with NAME in '
-                         f'{list(CSNET)}, got {item!r}')
-        args.checkpoints[name] = path
+    args.checkpoints = checkpoint_paths(parser, args.checkpoint)
     args.forms = [args.form]
     return args
 

@@ -43,6 +43,34 @@ ALL_MODELS = list(CSNET) + list(PEERS)
 ALL_FORMS = ['train', 'train-ftz', 'deploy', 'ort']
 
 
+def add_weight_args(parser) -> None:
+    """The options that choose the CSNet weights (both tools take them)."""
+    parser.add_argument(
+        '--checkpoint',
+        action='append',
+        default=[],
+        metavar='NAME=PATH',
+        help='CSNet checkpoint, e.g. csnet_l_x1=work_dirs/x1.pth')
+    parser.add_argument(
+        '--random-weights',
+        action='store_true',
+        help='CSNet with random weights and BN statistics (no checkpoint)')
+
+
+def checkpoint_paths(parser, items) -> dict:
+    """``--checkpoint NAME=PATH`` items as ``{NAME: PATH}`` (checked)."""
+    ckpts = {}
+    for item in items:
+        name, sep, path = item.partition('=')
+        if not sep or name not in CSNET:
+            parser.error(f'--checkpoint wants NAME=PATH with NAME in '
+                         f'{list(CSNET)}, got {item!r}')
+        if not osp.isfile(path):
+            parser.error(f'--checkpoint {name}: no such file {path}')
+        ckpts[name] = path
+    return ckpts
+
+
 def _mmseg_configs() -> str:
     import mmseg
     return osp.join(osp.dirname(mmseg.__file__), '.mim', 'configs')

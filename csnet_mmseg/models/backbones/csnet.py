@@ -37,16 +37,22 @@ class CSNetBlock(NamedTuple):
     """An ILBlock of a built CSNet (see :meth:`CSNet.blocks`).
 
     Args:
-        name (str): Its module name in the backbone (``'stem'``,
-            ``'stages.<s>.<b>'``).
-        stage (int, optional): Its stage (None for the stem).
-        index (int): Its index in the stage (0 for the stem).
+        spec (BlockSpec): Where it sits (``name``, ``stage``, ``index``) and
+            how it was built.
         block (ILBlock): The block.
     """
-    name: str
-    stage: Optional[int]
-    index: int
+    spec: BlockSpec
     block: ILBlock
+
+    @property
+    def name(self) -> str:
+        """Its module name in the backbone."""
+        return self.spec.name
+
+    @property
+    def stage(self) -> Optional[int]:
+        """Its stage (None for the stem)."""
+        return self.spec.stage
 
 
 def csnet_block_specs(stem_channels: Sequence[int],
@@ -174,11 +180,11 @@ class CSNet(BaseModule):
         """Every ILBlock (the stem first) in forward order, with its place.
 
         Returns:
-            list[CSNetBlock]: ``(name, stage, index, block)`` per block.
+            list[CSNetBlock]: ``(spec, block)`` per block; ``.name`` and
+            ``.stage`` read the spec.
         """
         return [
-            CSNetBlock(spec.name, spec.stage, spec.index,
-                       self.get_submodule(spec.name))
+            CSNetBlock(spec, self.get_submodule(spec.name))
             for spec in self.block_specs
         ]
 

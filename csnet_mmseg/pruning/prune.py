@@ -86,7 +86,7 @@ def prune_segmentor(model: nn.Module,
     wide = copy.deepcopy(unwrap_model(model)).cpu().eval()
     plan = plan_pruning(wide, threshold)
     backbone, _ = prunable_parts(wide)
-    table = plan.layer_table([len(s) for s in backbone.stages])
+    table = plan.layer_table([len(s) for s in backbone.stage_channels])
     narrow_cfg = _apply_table(to_plain(model_cfg), table)
     build_cfg = copy.deepcopy(narrow_cfg)
     # the weights come from the wide model: no pretrained init on build

@@ -69,11 +69,11 @@ def csnet_block_specs(stem_channels: Sequence[int],
     and the converter of the released weights reads it.
 
     Args:
-        stem_channels (Sequence[int]): Output channels per scale of the stem.
-        stage_channels (Sequence[Sequence[Sequence[int]]]): Per stage, per
-            block, the output channels per scale.
-        in_channels (int): Image channels. Defaults to 3.
-        strides (Sequence[int]): Stride of each stage's first block.
+        stem_channels (Sequence[int]): As :class:`CSNet`'s.
+        stage_channels (Sequence[Sequence[Sequence[int]]]): As
+            :class:`CSNet`'s.
+        in_channels (int): As :class:`CSNet`'s. Defaults to 3.
+        strides (Sequence[int]): As :class:`CSNet`'s.
             Defaults to (1, 2, 2, 2).
 
     Returns:

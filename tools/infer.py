@@ -24,8 +24,7 @@ import cv2
 import torch
 from mmengine.utils import ProgressBar
 
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
-from csnet_mmseg.deploy.inference import (  # noqa: E402
+from csnet_mmseg.apis.inference import (
     TEST_SIZE, OnnxRuntimeSaliency, PyTorchSaliency, collect_images,
     overlay_image, read_image_rgb, resize_images, saliency_to_uint8)
 

@@ -18,12 +18,11 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
-import csnet_mmseg  # noqa: E402,F401  (fills the registries)
-from csnet_mmseg.utils.pruning import (  # noqa: E402
-    PruningError, calib_batches_from_loader, check_out_dir, prune_segmentor,
-    write_pruned)
-from mmseg.registry import MODELS  # noqa: E402
+import csnet_mmseg  # noqa: F401  (fills the registries)
+from csnet_mmseg.models import NotCSNetError
+from csnet_mmseg.pruning import (PruningError, calib_batches_from_loader,
+                                 check_out_dir, prune_segmentor, write_pruned)
+from mmseg.registry import MODELS
 
 
 def parse_args():
@@ -96,7 +95,7 @@ def main():
             fold=not args.no_fold,
             input_size=args.input_size,
             calib=calib)
-    except PruningError as e:
+    except (PruningError, NotCSNetError) as e:
         sys.exit(f'prune: {e}')
     paths = write_pruned(
         result,

@@ -8,15 +8,13 @@
 import argparse
 import os
 import os.path as osp
-import sys
 
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
-import csnet_mmseg  # noqa: E402,F401  (fills the registries)
-from csnet_mmseg.compat import setup_cpu_distributed  # noqa: E402
-from mmseg.registry import RUNNERS  # noqa: E402
+import csnet_mmseg  # noqa: F401  (fills the registries)
+from csnet_mmseg.compat import setup_cpu_distributed
+from mmseg.registry import RUNNERS
 
 
 def parse_args():

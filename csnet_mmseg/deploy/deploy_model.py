@@ -6,6 +6,7 @@ from torch import Tensor, nn
 
 from csnet_mmseg.models.backbones.csnet import CSNet
 from csnet_mmseg.models.decode_heads.csf_head import CSFHead
+from csnet_mmseg.models.parts import csnet_parts
 from .fused_csf_head import FusedCSFHead
 from .fused_il_block import FusedILBlock
 from .ops import halve, onednn_inference, upsample
@@ -60,14 +61,11 @@ class DeployCSNet(nn.Module):
         self.with_preprocess = bool(with_preprocess)
         self.channels_last = bool(channels_last)
         self.align_corners = head.align_corners
-        blocks = [backbone.stem]
-        # the stage outputs the head reads: index of the stage's last block
-        self.out_blocks: List[int] = []
-        for s, stage in enumerate(backbone.stages):
-            blocks.extend(stage)
-            if s in backbone.out_indices:
-                self.out_blocks.append(len(blocks) - 1)
-        self.blocks = nn.ModuleList([FusedILBlock(b) for b in blocks])
+        # the stage outputs the head reads: positions of the stages' last
+        # blocks
+        self.out_blocks: List[int] = backbone.output_blocks()
+        self.blocks = nn.ModuleList(
+            [FusedILBlock(blk.block) for blk in backbone.blocks()])
         self.strides = [b.stride for b in self.blocks]
         self.head = FusedCSFHead(head)
         ref = head.conv_seg.weight
@@ -134,17 +132,11 @@ def convert_to_deploy(segmentor: nn.Module,
     Returns:
         DeployCSNet: In eval mode, without gradients, on the segmentor's
         device and dtype.
+
+    Raises:
+        NotCSNetError: If ``segmentor`` is not a CSNet segmentor.
     """
-    backbone = getattr(segmentor, 'backbone', None)
-    head = getattr(segmentor, 'decode_head', None)
-    if not isinstance(backbone, CSNet) or not isinstance(head, CSFHead):
-        raise TypeError(
-            'convert_to_deploy needs a segmentor with a CSNet backbone and a '
-            f'CSFHead decode head, got backbone={type(backbone).__name__}, '
-            f'decode_head={type(head).__name__}')
-    if getattr(segmentor, 'with_neck', False):
-        raise ValueError('convert_to_deploy: CSNet segmentors have no neck, '
-                         'but this one has one')
+    backbone, head = csnet_parts(segmentor, 'convert_to_deploy')
     mean, std = IMAGENET_MEAN, IMAGENET_STD
     pre = getattr(segmentor, 'data_preprocessor', None)
     if with_preprocess:

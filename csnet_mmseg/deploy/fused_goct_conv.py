@@ -92,12 +92,11 @@ class FusedGOctConv(nn.Module):
         folded = {}
         for j, c in enumerate(self.out_channels):
             if c > 0 and any(pj == j for pj, _ in paths):
-                folded[j] = fold_norm(
-                    goct.weight[goct.out_offsets[j]:goct.out_offsets[j + 1]],
-                    None, goct.norm_act.norms[j])
+                folded[j] = fold_norm(goct.weight[goct.out_slice(j)], None,
+                                      goct.norm_act.norms[j])
 
         def cols(w: Tensor, i: int) -> Tensor:
-            return w[:, goct.in_offsets[i]:goct.in_offsets[i + 1]]
+            return w[:, goct.in_slice(i)]
 
         coarse = {}  # input scale -> output scales convolved at its scale
         for j in range(len(self.out_channels)):

@@ -5,62 +5,16 @@ import os.path as osp
 import pytest
 import torch
 from mmengine.config import Config
-from torch import nn
 
+from csnet_mmseg.apis import segmentor_logits
+from csnet_mmseg.testing import TINY_TABLE, build_random_segmentor
 from mmseg.registry import MODELS
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-# a small layer table with absent (0-channel) scales in the backbone and the
-# head, a 3-scale block, and 0-channel dilation branches
-TINY_TABLE = dict(
-    backbone=dict(
-        stem_channels=[4, 3],
-        stage_channels=[
-            [[4, 3], [0, 5]],
-            [[6, 4], [5, 0], [8]],
-            [[6, 6], [10]],
-            [[5, 7], [3, 4, 2], [12]],
-        ]),
-    decode_head=dict(
-        in_channels=[8, 10, 12],
-        fuse_channels=[4, 0, 6],
-        dilation_channels=[[1, 0, 2, 1, 0], [0, 0, 0, 0, 0], [2, 1, 0, 0, 1]],
-        channels=6))
-
-
-def randomise(model: nn.Module, seed: int = 0) -> nn.Module:
-    """Random conv weights, BN statistics/affine and PReLU slopes (some
-    negative), so that folding errors cannot hide behind identity BNs."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if p.dim() == 4:
-                p.copy_(
-                    torch.randn(p.shape, generator=g) * (2.0 /
-                                                         (p[0].numel()))**0.5)
-            elif 'conv_seg.bias' in name:
-                p.copy_(torch.randn(p.shape, generator=g))
-        for m in model.modules():
-            if isinstance(m, nn.modules.batchnorm._BatchNorm):
-                c = m.num_features
-                m.running_mean.copy_(torch.randn(c, generator=g) * 0.5)
-                m.running_var.copy_(torch.rand(c, generator=g) * 2 + 0.5)
-                m.weight.copy_(torch.rand(c, generator=g) + 0.5)
-                m.bias.copy_(torch.randn(c, generator=g) * 0.5)
-            elif isinstance(m, nn.PReLU):
-                m.weight.copy_(torch.rand(m.weight.shape, generator=g) - 0.3)
-    return model.eval()
-
-
-def build_segmentor(table=None, seed: int = 0) -> nn.Module:
-    cfg = Config.fromfile(
-        osp.join(ROOT, 'configs', '_base_', 'models', 'csnet.py'))
-    if table is not None:
-        cfg.model.backbone.update(table['backbone'])
-        cfg.model.decode_head.update(table['decode_head'])
-    torch.manual_seed(seed)
-    return randomise(MODELS.build(cfg.model), seed)
+# the shared tiny model: absent (0-channel) scales, a 3-scale block and
+# 0-channel dilation branches, random weights and BN statistics
+build_segmentor = build_random_segmentor
 
 
 @pytest.fixture
@@ -72,9 +26,9 @@ def tiny_segmentor():
 def released_x1(official_dir):
     from mmengine.config import Config
 
-    from csnet_mmseg.utils.official_csnet import (convert_official_state_dict,
-                                                  load_official_checkpoint,
-                                                  load_official_table)
+    from csnet_mmseg.converters import (convert_official_state_dict,
+                                        load_official_checkpoint,
+                                        load_official_table)
     table = load_official_table(osp.join(official_dir, 'csnet-L-x1.bin'))
     sd = convert_official_state_dict(
         load_official_checkpoint(osp.join(official_dir, 'csnet-L-x1.pth.tar')),
@@ -89,18 +43,20 @@ def training_form(segmentor, x):
     """The segmentor's eval logits at the input size (what inference
     gives before the sigmoid)."""
     with torch.no_grad():
-        out = segmentor(x, mode='tensor')
-    return torch.nn.functional.interpolate(
-        out,
-        size=x.shape[-2:],
-        mode='bilinear',
-        align_corners=segmentor.decode_head.align_corners)
+        return segmentor_logits(segmentor, x)
 
 
 def load_tool(relpath: str):
-    """Import a script under tools/ as a module (to call its ``main``)."""
+    """Import a script under tools/ as a module (to call its ``main``).
+
+    As ``python tools/...`` does, the script's folder is on ``sys.path``
+    (for its sibling modules, e.g. ``benchmark_models``)."""
     import importlib.util
+    import sys
     path = osp.join(ROOT, relpath)
+    folder = osp.dirname(path)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
     name = 'tool_' + osp.splitext(osp.basename(path))[0]
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)

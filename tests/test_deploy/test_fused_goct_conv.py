@@ -5,21 +5,11 @@ from torch import nn
 
 from csnet_mmseg.deploy import FusedGOctConv, FusedILBlock
 from csnet_mmseg.models.layers import GOctConv, ILBlock, scale_size
+from csnet_mmseg.testing import randomise_weights
 
 
 def _randomise(module, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in module.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                c = m.num_features
-                m.running_mean.copy_(torch.randn(c, generator=g) * 0.5)
-                m.running_var.copy_(torch.rand(c, generator=g) * 2 + 0.5)
-                m.weight.copy_(torch.rand(c, generator=g) + 0.5)
-                m.bias.copy_(torch.randn(c, generator=g) * 0.5)
-            elif isinstance(m, nn.PReLU):
-                m.weight.copy_(torch.rand(m.weight.shape, generator=g) - 0.3)
-    return module.eval()
+    return randomise_weights(module, seed, convs=False)
 
 
 def _inputs(channels, base, batch=2, seed=0):

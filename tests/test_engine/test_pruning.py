@@ -1,6 +1,4 @@
 """Channel pruning: slicing every consumer, folding, errors, written files."""
-import copy
-import os.path as osp
 
 import pytest
 import torch
@@ -8,38 +6,20 @@ from mmengine.analysis import get_model_complexity_info
 from mmengine.config import Config
 from mmengine.runner import load_checkpoint
 
-from csnet_mmseg.utils.pruning import (PRUNED_CHECKPOINT, PRUNED_CONFIG,
-                                       SUMMARY, TRAIN_CONFIG, PruningError,
-                                       model_complexity, plan_pruning,
-                                       prune_segmentor, write_pruned)
+from csnet_mmseg.pruning import (PRUNED_CHECKPOINT, PRUNED_CONFIG,
+                                 SUMMARY, TRAIN_CONFIG, PruningError,
+                                 model_complexity, plan_pruning,
+                                 prune_segmentor, write_pruned)
+from csnet_mmseg.testing import SMALL_TABLE
+from csnet_mmseg.testing import tiny_model_cfg as _tiny_model_cfg
 from mmseg.registry import MODELS
 
 SIZE = (64, 64)
-TABLE = dict(
-    backbone=dict(
-        stem_channels=[4, 4],
-        stage_channels=[
-            [[4, 4], [4, 4]],
-            [[6, 6], [8]],
-            [[6, 6], [8]],
-            [[6, 6], [8]],
-        ]),
-    decode_head=dict(
-        in_channels=[8, 8, 8],
-        fuse_channels=[4, 4, 4],
-        dilation_channels=[[1, 1, 1, 1, 1], [2, 1, 1, 1, 1],
-                           [1, 1, 2, 1, 1]],
-        channels=6))
+TABLE = SMALL_TABLE
 
 
 def tiny_model_cfg(table=TABLE) -> dict:
-    cfg = Config.fromfile(
-        osp.join(osp.dirname(__file__), '..', '..', 'configs', '_base_',
-                 'models', 'csnet.py'))
-    model = cfg.model.to_dict()
-    for part in ('backbone', 'decode_head'):
-        model[part].update(copy.deepcopy(table[part]))
-    return model
+    return _tiny_model_cfg(table).to_dict()
 
 
 def build_random(seed: int = 0):

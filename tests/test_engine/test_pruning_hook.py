@@ -7,7 +7,7 @@ import pytest
 from mmengine.config import Config
 
 from csnet_mmseg.engine.hooks import ChannelPruningHook
-from csnet_mmseg.utils.pruning import PRUNED_CHECKPOINT, PRUNED_CONFIG
+from csnet_mmseg.pruning import PRUNED_CHECKPOINT, PRUNED_CONFIG
 from mmseg.registry import HOOKS
 
 from test_pruning import build_random, make_dead  # noqa: E402  (same folder)

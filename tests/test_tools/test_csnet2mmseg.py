@@ -13,10 +13,10 @@ from mmengine.runner import load_checkpoint
 from mmseg.registry import MODELS
 
 from csnet_mmseg.models import layer_table_from_model_cfg
-from csnet_mmseg.utils.official_csnet import (ConversionError,
-                                              convert_official_state_dict,
-                                              load_official_checkpoint,
-                                              load_official_table)
+from csnet_mmseg.converters import (ConversionError,
+                                    convert_official_state_dict,
+                                    load_official_checkpoint,
+                                    load_official_table)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(ROOT, 'tools', 'model_converters', 'csnet2mmseg.py')

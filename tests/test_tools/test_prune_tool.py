@@ -10,8 +10,8 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from csnet_mmseg.utils.pruning import (PRUNED_CHECKPOINT, PRUNED_CONFIG,
-                                       SUMMARY, TRAIN_CONFIG)
+from csnet_mmseg.pruning import (PRUNED_CHECKPOINT, PRUNED_CONFIG,
+                                 SUMMARY, TRAIN_CONFIG)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 BASE = osp.join(ROOT, 'configs', '_base_')

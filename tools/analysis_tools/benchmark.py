@@ -21,21 +21,16 @@ checkpoints); ``deploy`` = ``csnet_mmseg.deploy.convert_to_deploy``;
 (dynamic shapes) in ONNX Runtime (for peers: their segmentor exported at
 each size).
 
-CSNet weights: ``--checkpoint NAME=PATH``, else
-``work_dirs/converted/NAME.pth``, else converted on the fly from
-``../shared/reference/official_csnet``, else random (said in the table).
-Peers (random weights, latency does not depend on them) are built from
-MMSeg's own configs with ``num_classes=2``, BN instead of SyncBN and no
-auxiliary head.
+The models and their weights: see ``benchmark_models.py`` (CSNet from
+``--checkpoint NAME=PATH``, ``work_dirs/converted/NAME.pth``, the released
+weights in ``../shared`` or random; peers from MMSeg's configs, random).
 
-Memory (``--no-memory`` skips it): in a fresh subprocess per model and form,
-the growth of the peak resident set (VmHWM, reset through
-``/proc/self/clear_refs`` after building) during 3 forwards at the largest
-size, 1 thread.
+Memory (``--no-memory`` skips it): ``benchmark_memory.py`` in a fresh
+subprocess per model and form: the growth of the peak resident set (VmHWM,
+reset through ``/proc/self/clear_refs`` after building) during 3 forwards at
+the largest size, 1 thread.
 """
 import argparse
-import contextlib
-import io
 import json
 import logging
 import os
@@ -50,32 +45,10 @@ import warnings
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-ROOT = osp.normpath(osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
-sys.path.insert(0, ROOT)
-
-MMSEG_CONFIGS = None  # resolved lazily (mmseg/.mim/configs)
-PIXEL_RATIO_NOTE = 'pixel ratio'
-
-CSNET = {
-    'csnet_l_x1': dict(config='configs/csnet_l_x1.py', official='x1'),
-    'csnet_l_x2': dict(config='configs/csnet_l_x2.py', official='x2'),
-}
-PEERS = {
-    'fastscnn':
-    dict(
-        config='fastscnn/fast_scnn_8xb4-160k_cityscapes-512x1024.py',
-        label='Fast-SCNN'),
-    'lraspp_mv3s':
-    dict(
-        config='mobilenet_v3/'
-        'mobilenet-v3-d8-s_lraspp_4xb4-320k_cityscapes-512x1024.py',
-        label='LR-ASPP MobileNetV3-S'),
-}
-ALL_MODELS = list(CSNET) + list(PEERS)
-ALL_FORMS = ['train', 'train-ftz', 'deploy', 'ort']
+from benchmark_models import (ALL_FORMS, ALL_MODELS, CSNET, PEERS, ROOT,
+                              Runner, add_weight_args, checkpoint_paths)
 
 
 def log(msg: str) -> None:
@@ -125,20 +98,10 @@ def parse_args(argv=None):
         type=int,
         help='input size of the params/GMACs count (default 224; with '
         '--quick the smallest of --sizes)')
-    parser.add_argument(
-        '--checkpoint',
-        action='append',
-        default=[],
-        metavar='NAME=PATH',
-        help='CSNet checkpoint, e.g. csnet_l_x1=work_dirs/x1.pth')
-    parser.add_argument(
-        '--random-weights',
-        action='store_true',
-        help='CSNet with random weights and BN statistics (no checkpoint)')
+    add_weight_args(parser)
     parser.add_argument('--out', help='also write the report here')
     parser.add_argument(
         '--overwrite', action='store_true', help='replace an existing --out')
-    parser.add_argument('--memory-probe', help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     given = set(argv or sys.argv[1:])
     if args.quick:
@@ -159,118 +122,10 @@ def parse_args(argv=None):
         parser.error('--sizes must be >= 32')
     if min(args.threads) < 1:
         parser.error('--threads must be >= 1')
-    ckpts = {}
-    for item in args.checkpoint:
-        name, sep, path = item.partition('=')
-        if not sep or name not in CSNET:
-            parser.error(f'--checkpoint wants NAME=PATH with NAME in '
-                         f'{list(CSNET)}, got {item!r}')
-        if not osp.isfile(path):
-            parser.error(f'--checkpoint {name}: no such file {path}')
-        ckpts[name] = path
-    args.checkpoints = ckpts
+    args.checkpoints = checkpoint_paths(parser, args.checkpoint)
     if args.out and osp.exists(args.out) and not args.overwrite:
         parser.error(f'{args.out} exists; pass --overwrite to replace it')
     return args
-
-
-# ----------------------------------------------------------------- models
-def _mmseg_configs() -> str:
-    import mmseg
-    return osp.join(osp.dirname(mmseg.__file__), '.mim', 'configs')
-
-
-def _plain_bn(cfg):
-    if isinstance(cfg, dict):
-        for k, v in cfg.items():
-            if k == 'norm_cfg' and isinstance(
-                    v, dict) and v.get('type') == 'SyncBN':
-                v['type'] = 'BN'
-            else:
-                _plain_bn(v)
-    elif isinstance(cfg, (list, tuple)):
-        for v in cfg:
-            _plain_bn(v)
-
-
-def randomise_bn(model: nn.Module, seed: int = 0) -> None:
-    """Random weights, BN statistics and PReLU slopes (a stand-in for a
-    trained model)."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.modules.batchnorm._BatchNorm):
-                c = m.num_features
-                m.running_mean.copy_(torch.randn(c, generator=g) * 0.1)
-                m.running_var.copy_(torch.rand(c, generator=g) + 0.5)
-                m.weight.copy_(torch.rand(c, generator=g) + 0.5)
-                m.bias.copy_(torch.randn(c, generator=g) * 0.1)
-            elif isinstance(m, nn.PReLU):
-                m.weight.copy_(torch.rand(m.weight.shape, generator=g) * 0.3)
-
-
-def build_csnet(name: str, checkpoints: dict, random_weights: bool):
-    """(segmentor in eval mode, description of its weights)."""
-    from mmengine.config import Config
-    from mmengine.runner import load_checkpoint
-    from mmseg.registry import MODELS
-    cfg = Config.fromfile(osp.join(ROOT, CSNET[name]['config']))
-    torch.manual_seed(0)
-    model = MODELS.build(cfg.model)  # layers initialise themselves
-    if random_weights:
-        randomise_bn(model)
-        return model.eval(), 'random'
-    path = checkpoints.get(name) or osp.join(ROOT, 'work_dirs', 'converted',
-                                             f'{name}.pth')
-    if osp.isfile(path):
-        load_checkpoint(model, path, map_location='cpu', logger='silent')
-        return model.eval(), f'`{osp.relpath(path, ROOT)}`'
-    official = osp.join(ROOT, '..', 'shared', 'reference', 'official_csnet')
-    tag = CSNET[name]['official']
-    src = osp.join(official, f'csnet-L-{tag}.pth.tar')
-    if osp.isfile(src):
-        from csnet_mmseg.utils.official_csnet import (
-            convert_official_state_dict, load_official_checkpoint,
-            load_official_table)
-        table = load_official_table(osp.join(official, f'csnet-L-{tag}.bin'))
-        sd = convert_official_state_dict(load_official_checkpoint(src), table)
-        model.load_state_dict(sd, strict=True)
-        return model.eval(), f'released csnet-L-{tag} (converted)'
-    randomise_bn(model)
-    return model.eval(), 'random (no checkpoint found)'
-
-
-def build_peer(name: str):
-    from mmengine.config import Config
-    from mmseg.registry import MODELS
-    cfg = Config.fromfile(osp.join(_mmseg_configs(), PEERS[name]['config']))
-    mcfg = cfg.model
-    mcfg.pop('auxiliary_head', None)
-    mcfg.pop('pretrained', None)
-    mcfg.backbone.pop('init_cfg', None)
-    mcfg.decode_head.num_classes = 2
-    _plain_bn(mcfg)
-    torch.manual_seed(0)
-    model = MODELS.build(mcfg)
-    randomise_bn(model)
-    return model.eval()
-
-
-class FullSize(nn.Module):
-    """A segmentor's eval output at the input size (logits resized)."""
-
-    def __init__(self, segmentor: nn.Module) -> None:
-        super().__init__()
-        self.segmentor = segmentor
-        self.align_corners = segmentor.decode_head.align_corners
-
-    def forward(self, x):
-        out = self.segmentor(x, mode='tensor')
-        return F.interpolate(
-            out,
-            size=x.shape[-2:],
-            mode='bilinear',
-            align_corners=self.align_corners)
 
 
 # ----------------------------------------------------------------- timing
@@ -284,114 +139,6 @@ def time_fn(fn, x, warmup: int, repeats: int) -> float:
         fn(x)
         times.append(time.perf_counter() - t0)
     return statistics.median(times) * 1e3
-
-
-@contextlib.contextmanager
-def silenced_fds():
-    """Send what is written to the stdout/stderr file descriptors (Python
-    and C++ alike) to /dev/null."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = [os.dup(1), os.dup(2)]
-    null = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(null, 1)
-        os.dup2(null, 2)
-        with contextlib.redirect_stdout(io.StringIO()), \
-                contextlib.redirect_stderr(io.StringIO()):
-            yield
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        for fd in saved + [null]:
-            os.close(fd)
-
-
-class Runner:
-    """Callables of one model's forms, built once."""
-
-    def __init__(self, name: str, args, tmpdir: str) -> None:
-        self.name = name
-        self.is_csnet = name in CSNET
-        self.args = args
-        self.tmpdir = tmpdir
-        if self.is_csnet:
-            seg, self.weights = build_csnet(name, args.checkpoints,
-                                            args.random_weights)
-            self.label = name
-        else:
-            seg = build_peer(name)
-            self.weights = 'random (latency does not depend on them)'
-            self.label = PEERS[name]['label']
-        self.segmentor = seg
-        self.train = FullSize(seg).eval()
-        self.deploy = None
-        if self.is_csnet:
-            from csnet_mmseg.deploy import convert_to_deploy
-            self.deploy = convert_to_deploy(seg)
-        self.onnx_files = {}  # size (None: dynamic) -> path or exception
-        self.sessions = {}
-
-    def forms(self):
-        out = []
-        for f in self.args.forms:
-            if f in ('train-ftz', 'deploy') and not self.is_csnet:
-                continue
-            out.append(f)
-        return out
-
-    def onnx_file(self, size):
-        key = None if self.is_csnet else size
-        if key not in self.onnx_files:
-            path = osp.join(self.tmpdir, f'{self.name}_{key}.onnx')
-            try:
-                self._export(path, size)
-                self.onnx_files[key] = path
-            except Exception as e:  # noqa: BLE001  (reported in the table)
-                self.onnx_files[key] = e
-        return self.onnx_files[key]
-
-    def _export(self, path, size):
-        # the TorchScript exporter prints the whole graph (from C++) when it
-        # fails: keep it out of the report
-        with silenced_fds():
-            self._export_quiet(path, size)
-
-    def _export_quiet(self, path, size):
-        if self.is_csnet:
-            from csnet_mmseg.deploy.onnx_export import export_onnx
-            export_onnx(self.deploy, path, shape=(size, size))
-            return
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter('ignore')
-            torch.onnx.export(
-                self.train, (torch.randn(1, 3, size, size), ),
-                path,
-                dynamo=False,
-                opset_version=17,
-                input_names=['input'],
-                output_names=['logits'])
-
-    def session(self, size, threads):
-        path = self.onnx_file(size)
-        if isinstance(path, Exception):
-            raise path
-        key = (path, threads)
-        if key not in self.sessions:
-            from csnet_mmseg.deploy.onnx_export import ort_session
-            self.sessions[key] = ort_session(path, threads)
-        return self.sessions[key]
-
-    def callable(self, form, size, threads):
-        if form in ('train', 'train-ftz'):
-            return lambda x: self.train(x)
-        if form == 'deploy':
-            return lambda x: self.deploy(x)
-        sess = self.session(size, threads)
-        name = sess.get_inputs()[0].name
-        return lambda x: sess.run(None, {name: x.numpy()})[0]
 
 
 def measure(runner: Runner, form: str, size: int, threads: int, args):
@@ -443,48 +190,12 @@ def complexity(module: nn.Module, size: int):
 
 
 # ----------------------------------------------------------------- memory
-def _status_kib(key: str) -> int:
-    with open('/proc/self/status') as f:
-        for line in f:
-            if line.startswith(key + ':'):
-                return int(line.split()[1])
-    raise KeyError(key)
-
-
-def memory_probe(spec: str, args) -> dict:
-    """Runs in a subprocess: peak RSS growth (MiB) of one model/form."""
-    name, form, size = spec.split(':')
-    size = int(size)
-    torch.set_num_threads(1)
-    with tempfile.TemporaryDirectory() as tmp:
-        runner = Runner(name, args, tmp)
-        fn = runner.callable(form, size, 1)
-        x = torch.randn(1, 3, size, size)
-        method = 'VmHWM after clear_refs'
-        try:
-            with open('/proc/self/clear_refs', 'w') as f:
-                f.write('5')
-        except OSError:
-            method = 'ru_maxrss'
-        import resource
-        before = _status_kib('VmRSS')
-        peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        with torch.no_grad():
-            for _ in range(3):
-                fn(x)
-        if method == 'ru_maxrss':
-            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-            before = max(before, peak_before)
-        else:
-            peak = _status_kib('VmHWM')
-    return dict(mib=max(0, peak - before) / 1024, method=method)
-
-
 def run_memory(name, form, size, args):
     cmd = [
         sys.executable,
-        osp.abspath(__file__), '--memory-probe', f'{name}:{form}:{size}',
-        '--models', name
+        osp.join(osp.dirname(osp.abspath(__file__)), 'benchmark_memory.py'),
+        name, form,
+        str(size)
     ]
     if args.random_weights:
         cmd.append('--random-weights')
@@ -703,9 +414,6 @@ def main(argv=None):
     import csnet_mmseg  # noqa: F401  (registers the CSNet modules)
     from mmseg.utils import register_all_modules
     register_all_modules(init_default_scope=True)
-    if args.memory_probe:
-        print(json.dumps(memory_probe(args.memory_probe, args)))
-        return 0
     results = dict(
         models=[],
         forms={},

@@ -1,6 +1,6 @@
 """Folding vs dropping the removed channels, measured on real images.
 
-Prunes a trained CSNet (``csnet_mmseg.utils.pruning.prune_segmentor``) at
+Prunes a trained CSNet (``csnet_mmseg.pruning.prune_segmentor``) at
 one or more thresholds, once folding the image-independent output of the
 removed channels into their consumers (``fold=True``) and once dropping it
 (``fold=False``), and compares both narrowed models with the wide one on a
@@ -44,12 +44,13 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 
+import csnet_mmseg  # noqa: F401  (fills the registries)
+from csnet_mmseg.apis import segmentor_logits
+from csnet_mmseg.pruning import (PruningError, prunable_gammas,
+                                 prune_segmentor)
+from mmseg.registry import MODELS
+
 ROOT = osp.join(osp.dirname(osp.abspath(__file__)), '..', '..')
-sys.path.insert(0, ROOT)
-import csnet_mmseg  # noqa: E402,F401  (fills the registries)
-from csnet_mmseg.utils.pruning import (PruningError, _parts,  # noqa: E402
-                                       backbone_blocks, prune_segmentor)
-from mmseg.registry import MODELS  # noqa: E402
 
 DEFAULT_DATA = osp.normpath(
     osp.join(ROOT, '..', 'shared', 'data', 'pascal-s-dev'))
@@ -121,12 +122,7 @@ def run_model(model, images, batch_size: int):
     for i in range(0, len(images), batch_size):
         data = model.data_preprocessor(
             dict(inputs=images[i:i + batch_size]), False)
-        x = data['inputs']
-        logits = model(x, mode='tensor')
-        out.append(
-            F.interpolate(
-                logits, size=x.shape[-2:], mode='bilinear',
-                align_corners=False))
+        out.append(segmentor_logits(model, data['inputs']))
     return torch.cat(out)
 
 
@@ -138,19 +134,6 @@ def mae(logits: torch.Tensor, gts) -> float:
             prob, size=gt.shape, mode='bilinear', align_corners=False)
         errors.append(float((prob[0, 0] - torch.from_numpy(gt)).abs().mean()))
     return float(np.mean(errors))
-
-
-def prunable_gammas(model) -> torch.Tensor:
-    backbone, head = _parts(model)
-    norms = [b.conv_mix.norm_act.norms for _, b in backbone_blocks(backbone)]
-    norms += [
-        head.fuse.norm_act.norms, head.multi_dilation.norm_act.norms,
-        head.merge.norm_act.norms
-    ]
-    return torch.cat([
-        n.weight.detach().abs().flatten() for ns in norms for n in ns
-        if hasattr(n, 'weight') and n.weight is not None
-    ])
 
 
 def main():

@@ -30,9 +30,8 @@ from typing import Dict, List, Tuple
 import cv2
 import numpy as np
 
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
-from csnet_mmseg.datasets.sod import SOD_IMG_SUFFIXES  # noqa: E402
-from csnet_mmseg.datasets.transforms.loading import read_sod_mask  # noqa
+from csnet_mmseg.datasets.sod import SOD_IMG_SUFFIXES
+from csnet_mmseg.datasets.transforms.loading import read_sod_mask
 
 
 class CurveError(Exception):

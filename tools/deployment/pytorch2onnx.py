@@ -19,17 +19,13 @@ import os.path as osp
 import sys
 
 import torch
-import torch.nn.functional as F
 
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
-from csnet_mmseg.deploy import convert_to_deploy  # noqa: E402
-from csnet_mmseg.deploy.inference import (
-    collect_images,  # noqa: E402
-    normalise,
-    read_image_rgb,
-    resize_images)
-from csnet_mmseg.deploy.onnx_export import (  # noqa: E402
-    compare_with_onnxruntime, export_onnx, ort_session)
+from csnet_mmseg.apis import segmentor_logits
+from csnet_mmseg.apis.inference import (collect_images, normalise,
+                                        read_image_rgb, resize_images)
+from csnet_mmseg.deploy import convert_to_deploy
+from csnet_mmseg.deploy.onnx_export import (compare_with_onnxruntime,
+                                            export_onnx, ort_session)
 
 
 def parse_args(argv=None):
@@ -114,11 +110,7 @@ class TrainingForm:
     def __call__(self, x):
         if self.pre is not None:  # normalise as the graph does
             x = (x.float() - self.pre.mean) * self.pre.inv_std
-        out = F.interpolate(
-            self.segmentor(x, mode='tensor'),
-            size=x.shape[-2:],
-            mode='bilinear',
-            align_corners=self.segmentor.decode_head.align_corners)
+        out = segmentor_logits(self.segmentor, x)
         return out.sigmoid() if self.sigmoid else out
 
 

@@ -8,12 +8,10 @@ Layout: OUT_DIR/{train,val}/images/*.jpg and OUT_DIR/{train,val}/GT/*.png
 OUT_DIR: data/synthetic_sod). The same arguments give the same files.
 """
 import argparse
-import os.path as osp
 import sys
 import time
 
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
-from csnet_mmseg.datasets.synthetic import make_synthetic_sod  # noqa: E402
+from csnet_mmseg.datasets.synthetic import make_synthetic_sod
 
 
 def parse_args(argv=None):

@@ -17,11 +17,11 @@ import sys
 import torch
 from mmengine.config import Config
 
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
-from csnet_mmseg.models.layer_table import layer_table_from_model_cfg  # noqa
-from csnet_mmseg.utils.official_csnet import (  # noqa: E402
-    convert_official_state_dict, format_layer_table_config,
-    load_official_checkpoint, load_official_table)
+from csnet_mmseg.converters import (convert_official_state_dict,
+                                    format_layer_table_config,
+                                    load_official_checkpoint,
+                                    load_official_table)
+from csnet_mmseg.models.layer_table import layer_table_from_model_cfg
 
 CONFIG_DIR = osp.join(osp.dirname(osp.abspath(__file__)), '..', '..',
                       'configs')

@@ -6,9 +6,9 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 
 from mmseg.registry import HOOKS
-from csnet_mmseg.utils.pruning import (calib_batches_from_loader,
-                                       check_out_dir, prune_segmentor,
-                                       unwrap_model, write_pruned)
+from csnet_mmseg.pruning import (calib_batches_from_loader,
+                                 check_out_dir, prune_segmentor,
+                                 unwrap_model, write_pruned)
 
 STATE_KEY = 'channel_pruning'
 
@@ -36,7 +36,7 @@ class ChannelPruningHook(Hook):
 
     The running training is not changed: the wide model keeps training when
     pruning happens at an earlier epoch/iteration. See
-    :mod:`csnet_mmseg.utils.pruning` and ``docs/pruning.md``.
+    :mod:`csnet_mmseg.pruning` and ``docs/pruning.md``.
 
     Existing outputs are never overwritten: the hook checks ``out_dir``
     before training starts and stops with an error if it already holds

@@ -1,3 +1,3 @@
-from .csnet import CSNet
+from .csnet import BlockSpec, CSNet, CSNetBlock, csnet_block_specs
 
-__all__ = ['CSNet']
+__all__ = ['CSNet', 'CSNetBlock', 'BlockSpec', 'csnet_block_specs']

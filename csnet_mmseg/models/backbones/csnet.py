@@ -1,6 +1,6 @@
 """CSNet backbone (Gao et al., "Highly Efficient Salient Object Detection with
 100K Parameters", ECCV 2020)."""
-from typing import List, Sequence, Tuple
+from typing import List, NamedTuple, Optional, Sequence, Tuple
 
 from mmengine.model import BaseModule
 from torch import Tensor, nn
@@ -9,6 +9,88 @@ from mmseg.registry import MODELS
 from mmseg.utils import OptConfigType
 from ..layers import ILBlock, scale_size
 from ..state_dict_check import check_state_dict_fits
+
+
+class BlockSpec(NamedTuple):
+    """Where an ILBlock sits in a CSNet and how it is built.
+
+    Args:
+        name (str): Its module name in the backbone (``'stem'``,
+            ``'stages.<s>.<b>'``).
+        stage (int, optional): Its stage (None for the stem).
+        index (int): Its index in the stage (0 for the stem).
+        in_channels (list[int]): Input channels per scale.
+        out_channels (list[int]): Output channels per scale.
+        kernel_size (int): Kernel of its mixing gOctConv.
+        stride (int): Stride of its mixing gOctConv.
+    """
+    name: str
+    stage: Optional[int]
+    index: int
+    in_channels: List[int]
+    out_channels: List[int]
+    kernel_size: int
+    stride: int
+
+
+class CSNetBlock(NamedTuple):
+    """An ILBlock of a built CSNet (see :meth:`CSNet.blocks`).
+
+    Args:
+        spec (BlockSpec): Where it sits (``name``, ``stage``, ``index``) and
+            how it was built.
+        block (ILBlock): The block.
+    """
+    spec: BlockSpec
+    block: ILBlock
+
+    @property
+    def name(self) -> str:
+        """Its module name in the backbone."""
+        return self.spec.name
+
+    @property
+    def stage(self) -> Optional[int]:
+        """Its stage (None for the stem)."""
+        return self.spec.stage
+
+
+def csnet_block_specs(stem_channels: Sequence[int],
+                      stage_channels: Sequence[Sequence[Sequence[int]]],
+                      in_channels: int = 3,
+                      strides: Sequence[int] = (1, 2, 2, 2)
+                      ) -> List[BlockSpec]:
+    """The ILBlocks of a CSNet layer table, stem first, in forward order.
+
+    The stem is a 3x3 stride-1 block on the image; a stage starting with
+    stride 2 starts with a 3x3 block, every other mixing conv is 1x1; a
+    block's input channels are the output channels of the block before it.
+    This is the one walk over stem and stages: the backbone is built from it
+    and the converter of the released weights reads it.
+
+    Args:
+        stem_channels (Sequence[int]): As :class:`CSNet`'s.
+        stage_channels (Sequence[Sequence[Sequence[int]]]): As
+            :class:`CSNet`'s.
+        in_channels (int): As :class:`CSNet`'s. Defaults to 3.
+        strides (Sequence[int]): As :class:`CSNet`'s.
+            Defaults to (1, 2, 2, 2).
+
+    Returns:
+        list[BlockSpec]: One entry per block.
+    """
+    prev = [int(c) for c in stem_channels]
+    specs = [BlockSpec('stem', None, 0, [int(in_channels)], prev, 3, 1)]
+    for s, (stage, stride) in enumerate(zip(stage_channels, strides)):
+        for b, out in enumerate(stage):
+            out = [int(c) for c in out]
+            first_strided = b == 0 and stride > 1
+            specs.append(
+                BlockSpec(f'stages.{s}.{b}', s, b, prev, out,
+                          3 if first_strided else 1,
+                          stride if b == 0 else 1))
+            prev = out
+    return specs
 
 
 @MODELS.register_module()
@@ -75,27 +157,45 @@ class CSNet(BaseModule):
         self.out_indices = tuple(out_indices)
         self.norm_eval = norm_eval
 
-        self.stem = ILBlock([in_channels],
-                            self.stem_channels,
-                            kernel_size=3,
-                            norm_cfg=norm_cfg,
-                            act_cfg=act_cfg)
-        prev = self.stem_channels
-        self.stages = nn.ModuleList()
-        for stage, stride in zip(self.stage_channels, self.strides):
-            blocks = nn.ModuleList()
-            for b, out in enumerate(stage):
-                first_strided = b == 0 and stride > 1
-                blocks.append(
-                    ILBlock(
-                        prev,
-                        out,
-                        kernel_size=3 if first_strided else 1,
-                        stride=stride if b == 0 else 1,
-                        norm_cfg=norm_cfg,
-                        act_cfg=act_cfg))
-                prev = out
-            self.stages.append(blocks)
+        #: the blocks (stem first), as :func:`csnet_block_specs` lays them out
+        self.block_specs = csnet_block_specs(self.stem_channels,
+                                             self.stage_channels, in_channels,
+                                             self.strides)
+        blocks = [
+            ILBlock(
+                spec.in_channels,
+                spec.out_channels,
+                kernel_size=spec.kernel_size,
+                stride=spec.stride,
+                norm_cfg=norm_cfg,
+                act_cfg=act_cfg) for spec in self.block_specs
+        ]
+        self.stem = blocks[0]
+        self.stages = nn.ModuleList(
+            nn.ModuleList() for _ in self.stage_channels)
+        for spec, block in zip(self.block_specs[1:], blocks[1:]):
+            self.stages[spec.stage].append(block)
+
+    def blocks(self) -> List[CSNetBlock]:
+        """Every ILBlock (the stem first) in forward order, with its place.
+
+        Returns:
+            list[CSNetBlock]: ``(spec, block)`` per block; ``.name`` and
+            ``.stage`` read the spec.
+        """
+        return [
+            CSNetBlock(spec, self.get_submodule(spec.name))
+            for spec in self.block_specs
+        ]
+
+    def output_blocks(self) -> List[int]:
+        """Positions in :meth:`blocks` of the blocks whose (scale-0) output
+        :meth:`forward` returns, in the order it returns them."""
+        last = {
+            blk.stage: k
+            for k, blk in enumerate(self.blocks()) if blk.stage is not None
+        }
+        return [last[s] for s in sorted(set(self.out_indices))]
 
     @property
     def out_channels(self) -> List[int]:
@@ -104,14 +204,14 @@ class CSNet(BaseModule):
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         size = tuple(x.shape[-2:])
-        xs = self.stem([x], size)
+        xs = [x]
         outs = []
-        for s, (stage, stride) in enumerate(zip(self.stages, self.strides)):
-            for b, block in enumerate(stage):
-                xs = block(xs, size)
-                if b == 0 and stride > 1:
-                    size = scale_size(size, 1)
-            if s in self.out_indices:
+        out_blocks = self.output_blocks()
+        for k, blk in enumerate(self.blocks()):
+            xs = blk.block(xs, size)
+            if blk.block.stride > 1:
+                size = scale_size(size, 1)
+            if k in out_blocks:
                 outs.append(xs[0])
         return tuple(outs)
 

@@ -199,13 +199,48 @@ class GOctConv(BaseModule):
         return [(j, i) for j in range(self.num_out_scales)
                 for i in range(self.num_in_scales) if self.has_path(i, j)]
 
+    def out_slice(self, j: int) -> slice:
+        """The rows of :attr:`weight` (output channels) of output scale j."""
+        return slice(self.out_offsets[j], self.out_offsets[j + 1])
+
+    def in_slice(self, i: int) -> slice:
+        """The columns of :attr:`weight` (input channels) of input scale i
+        (not for a depthwise layer, whose weight has one column)."""
+        return slice(self.in_offsets[i], self.in_offsets[i + 1])
+
     def path_weight(self, i: int, j: int) -> Tensor:
         """The weight block (a view) of the path (input i -> output j)."""
-        rows = slice(self.out_offsets[j], self.out_offsets[j + 1])
         if self.depthwise:
-            return self.weight[rows]
-        cols = slice(self.in_offsets[i], self.in_offsets[i + 1])
-        return self.weight[rows, cols]
+            return self.weight[self.out_slice(j)]
+        return self.weight[self.out_slice(j), self.in_slice(i)]
+
+    def narrowed_weight(self, keep_in: Sequence[Tensor],
+                        keep_out: Sequence[Tensor]) -> Tensor:
+        """The weight restricted to kept channels (a detached copy).
+
+        Args:
+            keep_in (Sequence[Tensor]): Per input scale, a boolean mask over
+                its channels (ignored for a depthwise layer).
+            keep_out (Sequence[Tensor]): Per output scale, a boolean mask over
+                its channels.
+
+        Returns:
+            Tensor: The rows of the kept output channels and, unless
+            depthwise, the columns of the kept input channels, scale by scale
+            in order: the weight of this layer narrowed to those channels.
+        """
+        rows = torch.cat([
+            self.out_slice(j).start + _indices(k)
+            for j, k in enumerate(keep_out)
+        ])
+        w = self.weight.detach()[rows]
+        if not self.depthwise:
+            cols = torch.cat([
+                self.in_slice(i).start + _indices(k)
+                for i, k in enumerate(keep_in)
+            ])
+            w = w[:, cols]
+        return w
 
     def _conv(self, x: Tensor, weight: Tensor, groups: int = 1) -> Tensor:
         return F.conv2d(x, weight, None, 1, self.padding, self.dilation,
@@ -256,18 +291,18 @@ class GOctConv(BaseModule):
         for i, x in enumerate(xs):
             if x is None:
                 continue
-            cols = slice(self.in_offsets[i], self.in_offsets[i + 1])
+            cols = self.in_slice(i)
             # outputs at this resolution or finer: one convolution at scale i
             fine = [
                 j for j in range(min(i + 1, self.num_out_scales))
                 if self.has_path(i, j)
             ]
             if fine:
-                rows = slice(self.out_offsets[fine[0]],
-                             self.out_offsets[fine[-1] + 1])
+                first = self.out_slice(fine[0]).start
+                rows = slice(first, self.out_slice(fine[-1]).stop)
                 y = self._conv(x, self.weight[rows, cols])
                 for j in fine:
-                    start = self.out_offsets[j] - self.out_offsets[fine[0]]
+                    start = self.out_slice(j).start - first
                     yj = y[:, start:start + self.out_channels[j]]
                     if j < i:
                         yj = F.interpolate(
@@ -302,6 +337,10 @@ class GOctConv(BaseModule):
         elif not self.cross_scale:
             s += ', cross_scale=False'
         return s
+
+
+def _indices(mask: Tensor) -> Tensor:
+    return torch.nonzero(mask, as_tuple=False).flatten()
 
 
 def _cumsum(values: Sequence[int]) -> List[int]:

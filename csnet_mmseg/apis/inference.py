@@ -18,7 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .deploy_model import IMAGENET_MEAN, IMAGENET_STD, convert_to_deploy
+from ..deploy.deploy_model import (IMAGENET_MEAN, IMAGENET_STD,
+                                   convert_to_deploy)
+from .logits import segmentor_logits
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 TEST_SIZE = (224, 224)
@@ -112,13 +114,7 @@ class PyTorchSaliency:
         x = normalise(batch, self.mean, self.std).to(self.device)
         if self.model is not None:
             return self.model(x).cpu()
-        logits = self.segmentor(x, mode='tensor')
-        logits = F.interpolate(
-            logits,
-            size=x.shape[-2:],
-            mode='bilinear',
-            align_corners=self.segmentor.decode_head.align_corners)
-        return logits.sigmoid().cpu()
+        return segmentor_logits(self.segmentor, x).sigmoid().cpu()
 
 
 class OnnxRuntimeSaliency:
@@ -134,7 +130,7 @@ class OnnxRuntimeSaliency:
     """
 
     def __init__(self, onnx_file: str, threads: Optional[int] = None) -> None:
-        from .onnx_export import ort_session
+        from ..deploy.onnx_export import ort_session
         if not osp.isfile(onnx_file):
             raise FileNotFoundError(f'ONNX file not found: {onnx_file}')
         self.session = ort_session(onnx_file, threads)

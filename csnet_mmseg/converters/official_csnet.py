@@ -25,6 +25,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 
 from ..compat import torch_load_trusted
+from ..models.backbones.csnet import csnet_block_specs
 from ..models.layer_table import CSNET_DILATIONS
 from ..models.layer_table import format_layer_table_config as _format_table
 
@@ -202,19 +203,18 @@ def convert_official_state_dict(
     src = _Consumer(sd)
     out = OrderedDict()
     bb, head = table['backbone'], table['decode_head']
-    blocks = [('stage0.0', 'backbone.stem', [3], bb['stem_channels'], 3)]
-    prev = bb['stem_channels']
-    for s, stage in enumerate(bb['stage_channels']):
-        for b, ch in enumerate(stage):
-            k = 3 if (b == 0 and s > 0) else 1
-            blocks.append(
-                (f'stage{s + 1}.{b}', f'backbone.stages.{s}.{b}', prev, ch, k))
-            prev = ch
-    for s, d, cin, cout, k in blocks:
-        _goct(src, out, f'{s}.conv1x1', f'{d}.conv_mix', list(cin),
-              list(cout), k)
-        _depthwise(src, out, f'{s}.conv3x3_1', f'{d}.conv_dw1', list(cout))
-        _depthwise(src, out, f'{s}.conv3x3_2', f'{d}.conv_dw2', list(cout))
+    for spec in csnet_block_specs(bb['stem_channels'], bb['stage_channels']):
+        # the released names: stage0.0 is the stem, stage<s+1>.<b> block b of
+        # our stage s
+        s = 'stage0.0' if spec.stage is None else \
+            f'stage{spec.stage + 1}.{spec.index}'
+        d = f'backbone.{spec.name}'
+        _goct(src, out, f'{s}.conv1x1', f'{d}.conv_mix', spec.in_channels,
+              spec.out_channels, spec.kernel_size)
+        _depthwise(src, out, f'{s}.conv3x3_1', f'{d}.conv_dw1',
+                   spec.out_channels)
+        _depthwise(src, out, f'{s}.conv3x3_2', f'{d}.conv_dw2',
+                   spec.out_channels)
 
     fuse = list(head['fuse_channels'])
     _goct(src, out, 'oct_fuse.fuse', 'decode_head.fuse',

@@ -1,0 +1,11 @@
+"""Converters of third-party CSNet weights to csnet-mmseg checkpoints."""
+from .official_csnet import (ConversionError, convert_official_state_dict,
+                             format_layer_table_config,
+                             layer_table_from_official,
+                             load_official_checkpoint, load_official_table)
+
+__all__ = [
+    'ConversionError', 'layer_table_from_official', 'load_official_table',
+    'load_official_checkpoint', 'convert_official_state_dict',
+    'format_layer_table_config'
+]

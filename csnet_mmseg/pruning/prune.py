@@ -1,0 +1,151 @@
+"""Pruning a segmentor in one call: plan, build, slice, fold, count."""
+import copy
+from dataclasses import dataclass
+from typing import List, Sequence, Tuple
+
+import torch
+from mmengine.registry import DefaultScope
+from torch import Tensor, nn
+
+from .files import to_plain
+from .folding import as_batches, fold_removed
+from .graph import PruningError, prunable_parts, unwrap_model
+from .plan import PruningPlan, plan_pruning
+from .slicing import slice_model
+from .summary import model_complexity, num_params, summary_markdown
+
+
+@dataclass
+class PruningResult:
+    """What :func:`prune_segmentor` returns.
+
+    Args:
+        model (nn.Module): The narrowed segmentor (eval mode, CPU).
+        model_cfg (dict): Its config (the training ``model`` config with the
+            narrowed layer table).
+        table (dict): The narrowed layer table.
+        plan (PruningPlan): The keep masks.
+        fold (bool): Whether the removed channels were folded.
+        input_size (tuple[int, int]): Size used for folding and FLOPs.
+        before (dict): :func:`model_complexity` of the wide model.
+        after (dict): :func:`model_complexity` of the narrowed model.
+        summary (str): The markdown summary table.
+        calib_images (int): Images the folding was calibrated on (0: none).
+    """
+    model: nn.Module
+    model_cfg: dict
+    table: dict
+    plan: PruningPlan
+    fold: bool
+    input_size: Tuple[int, int]
+    before: dict
+    after: dict
+    summary: str
+    calib_images: int = 0
+
+
+def _apply_table(model_cfg: dict, table: dict) -> dict:
+    cfg = copy.deepcopy(model_cfg)
+    for part in ('backbone', 'decode_head'):
+        for key, value in table[part].items():
+            cfg[part][key] = copy.deepcopy(value)
+    return cfg
+
+
+def prune_segmentor(model: nn.Module,
+                    model_cfg: dict,
+                    threshold: float = 1e-20,
+                    fold: bool = True,
+                    input_size: Sequence[int] = (224, 224),
+                    calib=None,
+                    with_complexity: bool = True) -> PruningResult:
+    """Prune a trained CSNet segmentor (no Runner needed).
+
+    Args:
+        model (nn.Module): The trained wide segmentor (not modified).
+        model_cfg (dict): The config it was built from (``cfg.model``).
+        threshold (float): Remove channels with ``|gamma| < threshold``.
+            Defaults to 1e-20 (the released setting).
+        fold (bool): Fold the image-independent output of removed channels
+            into the consumers (True) or drop it (False). Defaults to True.
+        input_size (Sequence[int]): ``(h, w)`` of the image the folding
+            constants and the FLOPs refer to. Defaults to (224, 224).
+        calib (Tensor | Sequence[Tensor], optional): Preprocessed image
+            batches ``(N, 3, H, W)`` (one size) to calibrate folding: a
+            removed channel is then replaced by its mean output over these
+            images instead of its image-independent part. Defaults to None
+            (data-free folding).
+        with_complexity (bool): Count params/FLOPs for the summary.
+            Defaults to True.
+
+    Returns:
+        PruningResult: The narrowed model, its config, table and summary.
+    """
+    from mmseg.registry import MODELS
+    input_size = (int(input_size[0]), int(input_size[1]))
+    wide = copy.deepcopy(unwrap_model(model)).cpu().eval()
+    plan = plan_pruning(wide, threshold)
+    backbone, _ = prunable_parts(wide)
+    table = plan.layer_table([len(s) for s in backbone.stage_channels])
+    narrow_cfg = _apply_table(to_plain(model_cfg), table)
+    build_cfg = copy.deepcopy(narrow_cfg)
+    # the weights come from the wide model: no pretrained init on build
+    build_cfg.pop('init_cfg', None)
+    for part in ('backbone', 'decode_head'):
+        build_cfg[part].pop('init_cfg', None)
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        narrow = MODELS.build(build_cfg).cpu()
+    slice_model(wide, narrow, plan)
+    calib_images = 0
+    if calib is not None:
+        calib = as_batches(calib)  # a generator is read once
+        if not calib:
+            raise PruningError('calib was given but holds no image batch')
+    if fold:
+        fold_removed(wide, narrow, plan, input_size, calib)
+        calib_images = sum(int(b.shape[0]) for b in as_batches(calib))
+    narrow.eval()
+    if with_complexity:
+        before = model_complexity(wide, input_size)
+        after = model_complexity(narrow, input_size)
+        summary = summary_markdown(before, after, plan, fold, input_size,
+                                   calib_images)
+    else:
+        before = dict(params=num_params(wide), flops=None, layers=[])
+        after = dict(params=num_params(narrow), flops=None, layers=[])
+        summary = ''
+    return PruningResult(
+        model=narrow,
+        model_cfg=narrow_cfg,
+        table=table,
+        plan=plan,
+        fold=fold,
+        input_size=input_size,
+        before=before,
+        after=after,
+        summary=summary,
+        calib_images=calib_images)
+
+
+@torch.no_grad()
+def calib_batches_from_loader(model: nn.Module, dataloader,
+                              num_batches: int) -> List[Tensor]:
+    """Preprocessed image batches (on CPU) for calibrated folding.
+
+    Args:
+        model (nn.Module): The segmentor; its ``data_preprocessor``
+            normalises the images (test mode: no padding, one size needed).
+        dataloader (Iterable): An MMEngine dataloader (e.g. the training
+            one).
+        num_batches (int): How many batches to take.
+
+    Returns:
+        list[Tensor]: ``(N, 3, H, W)`` batches.
+    """
+    model = unwrap_model(model)
+    batches = []
+    for data in dataloader:
+        if len(batches) >= num_batches:
+            break
+        batches.append(model.data_preprocessor(data, False)['inputs'].cpu())
+    return batches

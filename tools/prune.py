@@ -20,6 +20,7 @@ from mmengine.runner import load_checkpoint
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 import csnet_mmseg  # noqa: E402,F401  (fills the registries)
+from csnet_mmseg.compat import CheckpointError  # noqa: E402
 from csnet_mmseg.utils.pruning import (  # noqa: E402
     PruningError, calib_batches_from_loader, check_out_dir, prune_segmentor,
     write_pruned)
@@ -81,8 +82,11 @@ def main():
         cfg.merge_from_dict(args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     model = MODELS.build(cfg.model)
-    ckpt = load_checkpoint(
-        model, args.checkpoint, map_location='cpu', strict=True)
+    try:
+        ckpt = load_checkpoint(
+            model, args.checkpoint, map_location='cpu', strict=True)
+    except CheckpointError as e:  # unsafe or damaged checkpoint
+        sys.exit(f'prune: {e}')
     calib = None
     if args.calib_batches > 0 and not args.no_fold:
         from mmengine.runner import Runner

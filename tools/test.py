@@ -15,7 +15,8 @@ from mmengine.runner import Runner
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 import csnet_mmseg  # noqa: E402,F401  (fills the registries)
-from csnet_mmseg.compat import setup_cpu_distributed  # noqa: E402
+from csnet_mmseg.compat import (  # noqa: E402
+    CheckpointError, setup_cpu_distributed)
 from mmseg.registry import RUNNERS  # noqa: E402
 
 
@@ -74,6 +75,10 @@ def set_output_dir(cfg: Config, out: str) -> None:
 
 def main():
     args = parse_args()
+    for path, what in ((args.config, 'config'), (args.checkpoint,
+                                                 'checkpoint')):
+        if not osp.isfile(path):
+            sys.exit(f'error: {what} file not found: {path}')
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
@@ -95,7 +100,10 @@ def main():
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \
         else RUNNERS.build(cfg)
-    runner.test()
+    try:
+        runner.test()
+    except CheckpointError as e:  # unsafe or damaged checkpoint
+        sys.exit(f'error: {e}')
 
 
 if __name__ == '__main__':

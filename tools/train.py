@@ -15,7 +15,8 @@ from mmengine.runner import Runner
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 import csnet_mmseg  # noqa: E402,F401  (fills the registries)
-from csnet_mmseg.compat import setup_cpu_distributed  # noqa: E402
+from csnet_mmseg.compat import (  # noqa: E402
+    CheckpointError, setup_cpu_distributed)
 from mmseg.registry import RUNNERS  # noqa: E402
 
 
@@ -61,6 +62,8 @@ def enable_amp(cfg: Config) -> None:
 
 def main():
     args = parse_args()
+    if not osp.isfile(args.config):
+        sys.exit(f'error: config file not found: {args.config}')
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
@@ -76,7 +79,10 @@ def main():
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \
         else RUNNERS.build(cfg)
-    runner.train()
+    try:
+        runner.train()
+    except CheckpointError as e:  # load_from / resume: unsafe or damaged
+        sys.exit(f'error: {e}')
 
 
 if __name__ == '__main__':

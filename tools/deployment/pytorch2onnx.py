@@ -134,7 +134,11 @@ def main(argv=None):
         sys.exit(f'error: --verify: no such image or folder: {args.verify}')
     import csnet_mmseg  # noqa: F401  (registers the CSNet modules)
     from mmseg.apis import init_model
-    segmentor = init_model(args.config, args.checkpoint, device='cpu')
+    from csnet_mmseg.compat import CheckpointError
+    try:
+        segmentor = init_model(args.config, args.checkpoint, device='cpu')
+    except CheckpointError as e:  # unsafe or damaged checkpoint
+        sys.exit(f'error: {e}')
     model = convert_to_deploy(
         segmentor,
         with_sigmoid=not args.no_sigmoid,

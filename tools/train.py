@@ -17,6 +17,7 @@ sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 import csnet_mmseg  # noqa: E402,F401  (fills the registries)
 from csnet_mmseg.compat import (  # noqa: E402
     CheckpointError, setup_cpu_distributed)
+from csnet_mmseg.engine.resume import find_resumable_checkpoint  # noqa: E402
 from mmseg.registry import RUNNERS  # noqa: E402
 
 
@@ -76,6 +77,13 @@ def main():
     if args.amp:
         enable_amp(cfg)
     cfg.resume = args.resume
+    if args.resume and cfg.get('load_from') is None:
+        # the newest complete checkpoint: a run killed while it wrote one
+        # may have left the file named in last_checkpoint cut short
+        try:
+            cfg.load_from = find_resumable_checkpoint(cfg.work_dir)
+        except RuntimeError as e:
+            sys.exit(f'error: {e}')
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \
         else RUNNERS.build(cfg)

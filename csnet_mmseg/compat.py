@@ -43,7 +43,7 @@ from mmengine.runner import CheckpointLoader
 __all__ = [
     'CheckpointError', 'UnsafeCheckpointError', 'SAFE_CHECKPOINT_GLOBALS',
     'load_local_checkpoint', 'load_checkpoint_file', 'load_numpy_pickle',
-    'setup_cpu_distributed'
+    'init_segmentor', 'setup_cpu_distributed'
 ]
 
 
@@ -162,6 +162,15 @@ def load_checkpoint_file(filename: str, map_location=None):
     """
     if not osp.isfile(filename):
         raise FileNotFoundError(f'{filename} can not be found.')
+    with open(filename, 'rb') as f:
+        head = f.read(4)
+    # torch.save writes a zip archive (legacy format: a pickle, b'\x80')
+    if not (head.startswith(b'PK\x03\x04') or head.startswith(b'\x80')):
+        raise CheckpointError(
+            f"Cannot load the checkpoint '{filename}': "
+            + ('the file is empty' if not head else
+               'not a PyTorch checkpoint (neither a zip archive nor a '
+               'pickle)'))
     try:
         with torch.serialization.safe_globals(SAFE_CHECKPOINT_GLOBALS):
             return torch.load(
@@ -243,6 +252,34 @@ def load_numpy_pickle(filename: str):
             return _NumpyUnpickler(f).load()
         except UnsafeCheckpointError as e:
             raise UnsafeCheckpointError(f"'{filename}': {e}") from None
+
+
+def init_segmentor(config, checkpoint: str, device: str = 'cpu'):
+    """:func:`mmseg.apis.init_model` that also takes a checkpoint without
+    ``meta`` (a bare ``state_dict`` or ``dict(state_dict=...)``, which
+    ``init_model`` rejects with ``KeyError: 'meta'``).
+
+    Args:
+        config (str | Config): Model config.
+        checkpoint (str): Checkpoint file (loaded safely, see
+            :func:`load_checkpoint_file`).
+        device (str): Torch device. Defaults to 'cpu'.
+
+    Returns:
+        nn.Module: The segmentor in eval mode, with ``dataset_meta``.
+    """
+    from mmengine.runner import load_checkpoint
+    from mmseg.apis import init_model
+    model = init_model(config, None, device=device)
+    ckpt = load_checkpoint(model, checkpoint, map_location='cpu')
+    meta = ckpt.get('meta') if isinstance(ckpt, dict) else None
+    if isinstance(meta, dict) and meta.get('dataset_meta'):
+        model.dataset_meta = meta['dataset_meta']
+    else:
+        model.dataset_meta = dict(
+            classes=('background', 'foreground'),
+            palette=[[0, 0, 0], [255, 255, 255]])
+    return model.eval()
 
 
 def setup_cpu_distributed(cfg: Config) -> None:

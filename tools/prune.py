@@ -14,12 +14,14 @@ import argparse
 import os.path as osp
 import sys
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 import csnet_mmseg  # noqa: E402,F401  (fills the registries)
+from csnet_mmseg.utils.tool_args import (  # noqa: E402
+    CfgOptionsAction, check_cfg_options)
 from csnet_mmseg.compat import CheckpointError  # noqa: E402
 from csnet_mmseg.utils.pruning import (  # noqa: E402
     PruningError, calib_batches_from_loader, check_out_dir, prune_segmentor,
@@ -62,7 +64,7 @@ def parse_args():
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
+        action=CfgOptionsAction,
         help='override config settings, key=value (xxx=yyy, a.b=[1,2])')
     return parser.parse_args()
 
@@ -79,6 +81,10 @@ def main():
         sys.exit(f'prune: {e}')
     cfg = Config.fromfile(args.config)
     if args.cfg_options is not None:
+        try:
+            check_cfg_options(cfg, args.cfg_options)
+        except ValueError as e:
+            sys.exit(f'prune: {e}')
         cfg.merge_from_dict(args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     model = MODELS.build(cfg.model)
@@ -90,8 +96,12 @@ def main():
     calib = None
     if args.calib_batches > 0 and not args.no_fold:
         from mmengine.runner import Runner
-        loader = Runner.build_dataloader(cfg.train_dataloader)
-        calib = calib_batches_from_loader(model, loader, args.calib_batches)
+        try:
+            loader = Runner.build_dataloader(cfg.train_dataloader)
+            calib = calib_batches_from_loader(model, loader,
+                                              args.calib_batches)
+        except (OSError, ValueError) as e:  # missing data, bad files
+            sys.exit(f'prune: --calib-batches: {e}')
     try:
         result = prune_segmentor(
             model,

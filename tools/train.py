@@ -9,12 +9,14 @@ import os
 import os.path as osp
 import sys
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 import csnet_mmseg  # noqa: E402,F401  (fills the registries)
+from csnet_mmseg.utils.tool_args import (  # noqa: E402
+    CfgOptionsAction, check_cfg_options)
 from csnet_mmseg.compat import (  # noqa: E402
     CheckpointError, setup_cpu_distributed)
 from csnet_mmseg.engine.resume import find_resumable_checkpoint  # noqa: E402
@@ -34,7 +36,7 @@ def parse_args():
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
+        action=CfgOptionsAction,
         help='override config settings, key=value (xxx=yyy, a.b=[1,2])')
     parser.add_argument(
         '--launcher',
@@ -68,6 +70,10 @@ def main():
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
+        try:
+            check_cfg_options(cfg, args.cfg_options)
+        except ValueError as e:
+            sys.exit(f'error: {e}')
         cfg.merge_from_dict(args.cfg_options)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
@@ -89,7 +95,8 @@ def main():
         else RUNNERS.build(cfg)
     try:
         runner.train()
-    except CheckpointError as e:  # load_from / resume: unsafe or damaged
+    except (CheckpointError, FileNotFoundError) as e:
+        # load_from / resume unsafe or damaged; a data folder or file missing
         sys.exit(f'error: {e}')
 
 

@@ -92,11 +92,11 @@ class PyTorchSaliency:
                  device: str = 'cpu',
                  deploy: bool = False) -> None:
         import csnet_mmseg  # noqa: F401  (registers the CSNet modules)
-        from mmseg.apis import init_model
+        from ..compat import init_segmentor
         for path, what in ((config, 'config'), (checkpoint, 'checkpoint')):
             if not osp.isfile(path):
                 raise FileNotFoundError(f'{what} file not found: {path}')
-        self.segmentor = init_model(config, checkpoint, device=device).eval()
+        self.segmentor = init_segmentor(config, checkpoint, device=device)
         self.device = device
         self.model = convert_to_deploy(
             self.segmentor, with_sigmoid=True) if deploy else None

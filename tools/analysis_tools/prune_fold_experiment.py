@@ -47,6 +47,8 @@ from mmengine.runner import load_checkpoint
 ROOT = osp.join(osp.dirname(osp.abspath(__file__)), '..', '..')
 sys.path.insert(0, ROOT)
 import csnet_mmseg  # noqa: E402,F401  (fills the registries)
+from csnet_mmseg.datasets.image_io import read_image  # noqa: E402
+from csnet_mmseg.datasets.transforms import read_sod_mask  # noqa: E402
 from csnet_mmseg.utils.pruning import (PruningError, _parts,  # noqa: E402
                                        backbone_blocks, prune_segmentor)
 from mmseg.registry import MODELS  # noqa: E402
@@ -103,10 +105,11 @@ def load_images(data: str, size: int):
     for path in paths:
         stem = osp.splitext(osp.basename(path))[0]
         gt_path = osp.join(data, 'GT', stem + '.png')
-        img = cv2.imread(path, cv2.IMREAD_COLOR)
-        gt = cv2.imread(gt_path, cv2.IMREAD_GRAYSCALE)
-        if img is None or gt is None:
-            sys.exit(f'prune_fold_experiment: cannot read {path} / {gt_path}')
+        try:  # the project's reading rule (truncated files, 0/1 masks)
+            img = read_image(path)
+            gt = read_sod_mask(gt_path)
+        except (OSError, ValueError, TypeError) as e:
+            sys.exit(f'prune_fold_experiment: {e}')
         img = cv2.resize(img, (size, size), interpolation=cv2.INTER_LINEAR)
         images.append(torch.from_numpy(img).permute(2, 0, 1).contiguous())
         gts.append(gt.astype(np.float32) / 255.0)

@@ -117,7 +117,8 @@ def test_skip_bad_samples_skips_a_truncated_jpeg(jpegs):
     logger.addHandler(handler)
     try:
         skip = TRANSFORMS.build(
-            dict(type='SkipBadSamples', transforms=[dict(type='LoadSODImage')]))
+            dict(type='SkipBadSamples',
+                 transforms=[dict(type='LoadSODImage')]))
         assert skip(dict(img_path=str(good))) is not None
         assert skip(dict(img_path=str(cut))) is None
     finally:

@@ -12,7 +12,13 @@ Each image gives OUT/<stem>.png, an 8-bit saliency map at the image's
 original size (official protocol: resize to 224x224, ImageNet mean/std,
 sigmoid, resize the map back bilinearly); --overlay also writes
 OUT/overlay/<stem>.jpg. Existing files are never replaced unless
---overwrite is given.
+--overwrite is given, and an input image is never replaced, whatever the
+flags.
+
+A file that cannot be read (missing, empty, truncated, not an image) is
+reported and skipped; every other image is written. The run ends with a
+summary and exit status 1 if any image failed (--fail-fast: stop at the
+first one).
 """
 import argparse
 import os
@@ -58,6 +64,11 @@ def parse_args(argv=None):
         help='also write OUT/overlay/<stem>.jpg (image + saliency)')
     parser.add_argument(
         '--overwrite', action='store_true', help='replace existing outputs')
+    parser.add_argument(
+        '--fail-fast',
+        action='store_true',
+        help='stop at the first image that cannot be read or written '
+        '(default: report it, skip it and go on)')
     args = parser.parse_args(argv)
     if args.backend == 'pytorch':
         if not (args.config and args.checkpoint):
@@ -72,6 +83,8 @@ def parse_args(argv=None):
                          'backend')
     if args.batch_size < 1:
         parser.error('--batch-size must be >= 1')
+    if args.threads is not None and args.threads < 1:
+        parser.error('--threads must be >= 1')
     return args
 
 
@@ -92,13 +105,29 @@ def plan_outputs(files, out_dir, overlay):
     return plan
 
 
+def check_inputs_kept(plan):
+    """Refuse a plan that would write over one of its input images (e.g.
+    ``--out-dir`` is the input folder and an input is ``<stem>.png``)."""
+    inputs = {osp.realpath(f): f for f, _, _ in plan}
+    for _, sal, ov in plan:
+        for out in (sal, ov):
+            if out is not None and osp.realpath(out) in inputs:
+                raise ValueError(
+                    f'the output {out} would replace the input image '
+                    f'{inputs[osp.realpath(out)]}; choose another --out-dir '
+                    '(inputs are never overwritten, even with --overwrite)')
+
+
 def main(argv=None):
     args = parse_args(argv)
     try:
         files = collect_images(args.inputs)
         plan = plan_outputs(files, args.out_dir, args.overlay)
+        check_inputs_kept(plan)
     except (FileNotFoundError, ValueError) as e:
         sys.exit(f'error: {e}')
+    if osp.exists(args.out_dir) and not osp.isdir(args.out_dir):
+        sys.exit(f'error: --out-dir {args.out_dir} is a file, not a folder')
     existing = [
         p for _, sal, ov in plan for p in (sal, ov)
         if p is not None and osp.exists(p)
@@ -114,29 +143,53 @@ def main(argv=None):
                                       args.device, args.deploy)
         else:
             predict = OnnxRuntimeSaliency(args.onnx, args.threads)
-    except (FileNotFoundError, OSError) as e:
-        sys.exit(f'error: {e}')
+    except Exception as e:  # a bad config, checkpoint or ONNX file
+        sys.exit(f'error: cannot load the model: {e}')
     os.makedirs(args.out_dir, exist_ok=True)
     if args.overlay:
         os.makedirs(osp.join(args.out_dir, 'overlay'), exist_ok=True)
     print(f'{len(plan)} image(s) -> {args.out_dir} ({args.backend}'
           f'{", deploy form" if args.deploy else ""})')
     bar = ProgressBar(len(plan), file=sys.stderr)
+    failed = []
+
+    def fail(path, reason):
+        if args.fail_fast:
+            sys.exit(f'\nerror: {reason}\n(--fail-fast: stopped; '
+                     f'{written} image(s) written)')
+        sys.stderr.write(f'\nskipped {path}: {reason}\n')
+        failed.append((path, reason))
+        bar.update()
+
+    written = 0
     for start in range(0, len(plan), args.batch_size):
-        chunk = plan[start:start + args.batch_size]
-        try:
-            images = [read_image_rgb(f) for f, _, _ in chunk]
-        except (FileNotFoundError, OSError) as e:
-            sys.exit(f'\nerror: {e}')
+        images, good = [], []
+        for item in plan[start:start + args.batch_size]:
+            try:
+                images.append(read_image_rgb(item[0]))
+                good.append(item)
+            except OSError as e:  # FileNotFoundError too
+                fail(item[0], str(e))
+        if not images:
+            continue
         prob = predict(resize_images(images, TEST_SIZE))
-        for img, (_, sal_path, ov_path), p in zip(images, chunk, prob):
+        for img, (src, sal_path, ov_path), p in zip(images, good, prob):
             sal = saliency_to_uint8(p, img.shape[:2])
             if not cv2.imwrite(sal_path, sal):
-                sys.exit(f'\nerror: cannot write {sal_path}')
-            if ov_path is not None:
-                cv2.imwrite(ov_path, overlay_image(img, sal))
+                fail(src, f'cannot write {sal_path}')
+                continue
+            if ov_path is not None and not cv2.imwrite(
+                    ov_path, overlay_image(img, sal)):
+                fail(src, f'cannot write {ov_path}')
+                continue
+            written += 1
             bar.update()
     sys.stderr.write('\n')
+    print(f'{written} of {len(plan)} image(s) written to {args.out_dir}')
+    if failed:
+        lines = ''.join(f'\n  {path}: {reason}' for path, reason in failed)
+        sys.stderr.write(f'{len(failed)} image(s) failed:{lines}\n')
+        return 1
     return 0
 
 

@@ -14,14 +14,16 @@ import argparse
 import os.path as osp
 import sys
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 
 import csnet_mmseg  # noqa: F401  (fills the registries)
+from csnet_mmseg.compat import CheckpointError
 from csnet_mmseg.models import NotCSNetError
 from csnet_mmseg.pruning import (PruningError, calib_batches_from_loader,
                                  check_out_dir, prune_segmentor, write_pruned)
+from csnet_mmseg.utils.tool_args import CfgOptionsAction, check_cfg_options
 from mmseg.registry import MODELS
 
 
@@ -60,7 +62,7 @@ def parse_args():
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
+        action=CfgOptionsAction,
         help='override config settings, key=value (xxx=yyy, a.b=[1,2])')
     return parser.parse_args()
 
@@ -77,16 +79,27 @@ def main():
         sys.exit(f'prune: {e}')
     cfg = Config.fromfile(args.config)
     if args.cfg_options is not None:
+        try:
+            check_cfg_options(cfg, args.cfg_options)
+        except ValueError as e:
+            sys.exit(f'prune: {e}')
         cfg.merge_from_dict(args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     model = MODELS.build(cfg.model)
-    ckpt = load_checkpoint(
-        model, args.checkpoint, map_location='cpu', strict=True)
+    try:
+        ckpt = load_checkpoint(
+            model, args.checkpoint, map_location='cpu', strict=True)
+    except CheckpointError as e:  # unsafe or damaged checkpoint
+        sys.exit(f'prune: {e}')
     calib = None
     if args.calib_batches > 0 and not args.no_fold:
         from mmengine.runner import Runner
-        loader = Runner.build_dataloader(cfg.train_dataloader)
-        calib = calib_batches_from_loader(model, loader, args.calib_batches)
+        try:
+            loader = Runner.build_dataloader(cfg.train_dataloader)
+            calib = calib_batches_from_loader(model, loader,
+                                              args.calib_batches)
+        except (OSError, ValueError) as e:  # missing data, bad files
+            sys.exit(f'prune: --calib-batches: {e}')
     try:
         result = prune_segmentor(
             model,

@@ -9,11 +9,12 @@ import argparse
 import os
 import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.runner import Runner
 
 import csnet_mmseg  # noqa: F401  (fills the registries)
-from csnet_mmseg.compat import setup_cpu_distributed
+from csnet_mmseg.compat import CheckpointError, setup_cpu_distributed
+from csnet_mmseg.utils.tool_args import CfgOptionsAction, check_cfg_options
 from mmseg.registry import RUNNERS
 
 
@@ -33,7 +34,7 @@ def parse_args():
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
+        action=CfgOptionsAction,
         help='override config settings, key=value (xxx=yyy, a.b=[1,2])')
     parser.add_argument(
         '--launcher',
@@ -72,9 +73,17 @@ def set_output_dir(cfg: Config, out: str) -> None:
 
 def main():
     args = parse_args()
+    for path, what in ((args.config, 'config'), (args.checkpoint,
+                                                 'checkpoint')):
+        if not osp.isfile(path):
+            sys.exit(f'error: {what} file not found: {path}')
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
+        try:
+            check_cfg_options(cfg, args.cfg_options)
+        except ValueError as e:
+            sys.exit(f'error: {e}')
         cfg.merge_from_dict(args.cfg_options)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
@@ -93,7 +102,12 @@ def main():
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \
         else RUNNERS.build(cfg)
-    runner.test()
+    try:
+        runner.test()
+    except (CheckpointError, FileNotFoundError, FileExistsError) as e:
+        # an unsafe or damaged checkpoint, a missing data folder or file,
+        # an --out folder that is not empty
+        sys.exit(f'error: {e}')
 
 
 if __name__ == '__main__':

@@ -8,12 +8,14 @@ import logging
 import os
 import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 import csnet_mmseg  # noqa: F401  (fills the registries)
-from csnet_mmseg.compat import setup_cpu_distributed
+from csnet_mmseg.compat import CheckpointError, setup_cpu_distributed
+from csnet_mmseg.engine.resume import find_resumable_checkpoint
+from csnet_mmseg.utils.tool_args import CfgOptionsAction, check_cfg_options
 from mmseg.registry import RUNNERS
 
 
@@ -30,7 +32,7 @@ def parse_args():
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
+        action=CfgOptionsAction,
         help='override config settings, key=value (xxx=yyy, a.b=[1,2])')
     parser.add_argument(
         '--launcher',
@@ -59,9 +61,15 @@ def enable_amp(cfg: Config) -> None:
 
 def main():
     args = parse_args()
+    if not osp.isfile(args.config):
+        sys.exit(f'error: config file not found: {args.config}')
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
+        try:
+            check_cfg_options(cfg, args.cfg_options)
+        except ValueError as e:
+            sys.exit(f'error: {e}')
         cfg.merge_from_dict(args.cfg_options)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
@@ -71,10 +79,21 @@ def main():
     if args.amp:
         enable_amp(cfg)
     cfg.resume = args.resume
+    if args.resume and cfg.get('load_from') is None:
+        # the newest complete checkpoint: a run killed while it wrote one
+        # may have left the file named in last_checkpoint cut short
+        try:
+            cfg.load_from = find_resumable_checkpoint(cfg.work_dir)
+        except RuntimeError as e:
+            sys.exit(f'error: {e}')
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \
         else RUNNERS.build(cfg)
-    runner.train()
+    try:
+        runner.train()
+    except (CheckpointError, FileNotFoundError) as e:
+        # load_from / resume unsafe or damaged; a data folder or file missing
+        sys.exit(f'error: {e}')
 
 
 if __name__ == '__main__':

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..datasets.image_io import read_image
 from ..deploy.deploy_model import (IMAGENET_MEAN, IMAGENET_STD,
                                    convert_to_deploy)
 from .logits import segmentor_logits
@@ -27,14 +28,11 @@ TEST_SIZE = (224, 224)
 
 
 def read_image_rgb(path: str) -> np.ndarray:
-    """An image file as ``(H, W, 3)`` uint8 RGB (grey and RGBA converted)."""
-    if not osp.isfile(path):
-        raise FileNotFoundError(f"Image '{path}' does not exist")
-    img = cv2.imread(path, cv2.IMREAD_COLOR)
-    if img is None:
-        raise OSError(f"Cannot read the image '{path}' (not an image or "
-                      'corrupt)')
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    """An image file as ``(H, W, 3)`` uint8 RGB (grey and RGBA converted),
+    read with the rule of training and testing
+    (:func:`csnet_mmseg.datasets.image_io.read_image`): ``FileNotFoundError``
+    or ``OSError`` naming a missing, empty, truncated or corrupt file."""
+    return read_image(path, flag='color', channel_order='rgb')
 
 
 def resize_images(images: Sequence[np.ndarray],
@@ -96,11 +94,11 @@ class PyTorchSaliency:
                  device: str = 'cpu',
                  deploy: bool = False) -> None:
         import csnet_mmseg  # noqa: F401  (registers the CSNet modules)
-        from mmseg.apis import init_model
+        from ..compat import init_segmentor
         for path, what in ((config, 'config'), (checkpoint, 'checkpoint')):
             if not osp.isfile(path):
                 raise FileNotFoundError(f'{what} file not found: {path}')
-        self.segmentor = init_model(config, checkpoint, device=device).eval()
+        self.segmentor = init_segmentor(config, checkpoint, device=device)
         self.device = device
         self.model = convert_to_deploy(
             self.segmentor, with_sigmoid=True) if deploy else None

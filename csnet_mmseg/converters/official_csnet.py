@@ -17,14 +17,14 @@ Facts of the released model that the conversion respects:
 - per-scale depthwise convs are separate tensors (``convs.j``), which our
   depthwise :class:`GOctConv` stores concatenated by scale.
 """
-import pickle
 import re
 from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 
-from ..compat import torch_load_trusted
+from ..compat import (CheckpointError, load_checkpoint_file,
+                      load_numpy_pickle)
 from ..models.backbones.csnet import csnet_block_specs
 from ..models.layer_table import CSNET_DILATIONS
 from ..models.layer_table import format_layer_table_config as _format_table
@@ -105,10 +105,11 @@ def layer_table_from_official(layers: Sequence,
 
 
 def load_official_table(path: str) -> Dict[str, dict]:
-    """Read a released ``*.bin`` layer table (a trusted pickle)."""
+    """Read a released ``*.bin`` layer table (a pickle of NumPy arrays;
+    any other Python object in it is refused, see
+    :func:`csnet_mmseg.compat.load_numpy_pickle`)."""
     try:
-        with open(path, 'rb') as f:
-            raw = pickle.load(f)
+        raw = load_numpy_pickle(path)
     except FileNotFoundError:
         raise FileNotFoundError(f'layer table not found: {path}') from None
     except Exception as e:  # noqa: BLE001  (any unpickling failure)
@@ -245,8 +246,14 @@ def convert_official_state_dict(
 
 
 def load_official_checkpoint(path: str) -> Dict[str, torch.Tensor]:
-    """The ``state_dict`` of a released ``.pth.tar`` (a trusted file)."""
-    ckpt = torch_load_trusted(path, map_location='cpu')
+    """The ``state_dict`` of a released ``.pth.tar``, loaded with
+    ``weights_only=True`` (:func:`csnet_mmseg.compat.load_checkpoint_file`;
+    the released files hold tensors, numbers and strings only): a file
+    holding other Python objects is refused."""
+    try:
+        ckpt = load_checkpoint_file(path, map_location='cpu')
+    except CheckpointError as e:
+        raise ConversionError(str(e)) from e
     if isinstance(ckpt, dict) and 'state_dict' in ckpt:
         return ckpt['state_dict']
     if isinstance(ckpt, dict) and all(

@@ -16,7 +16,7 @@ from mmengine.runner import save_checkpoint
 
 from csnet_mmseg.engine.hooks import ChannelPruningHook
 from csnet_mmseg.models import make_layer_table
-from csnet_mmseg.utils.pruning import PruningError
+from csnet_mmseg.pruning import PruningError
 from mmseg.registry import MODELS
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

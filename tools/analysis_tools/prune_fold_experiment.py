@@ -45,6 +45,8 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 
 import csnet_mmseg  # noqa: F401  (fills the registries)
+from csnet_mmseg.datasets.image_io import read_image
+from csnet_mmseg.datasets.transforms import read_sod_mask
 from csnet_mmseg.apis import segmentor_logits
 from csnet_mmseg.pruning import (PruningError, prunable_gammas,
                                  prune_segmentor)
@@ -104,10 +106,11 @@ def load_images(data: str, size: int):
     for path in paths:
         stem = osp.splitext(osp.basename(path))[0]
         gt_path = osp.join(data, 'GT', stem + '.png')
-        img = cv2.imread(path, cv2.IMREAD_COLOR)
-        gt = cv2.imread(gt_path, cv2.IMREAD_GRAYSCALE)
-        if img is None or gt is None:
-            sys.exit(f'prune_fold_experiment: cannot read {path} / {gt_path}')
+        try:  # the project's reading rule (truncated files, 0/1 masks)
+            img = read_image(path)
+            gt = read_sod_mask(gt_path)
+        except (OSError, ValueError, TypeError) as e:
+            sys.exit(f'prune_fold_experiment: {e}')
         img = cv2.resize(img, (size, size), interpolation=cv2.INTER_LINEAR)
         images.append(torch.from_numpy(img).permute(2, 0, 1).contiguous())
         gts.append(gt.astype(np.float32) / 255.0)

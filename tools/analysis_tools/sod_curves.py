@@ -27,9 +27,9 @@ import warnings
 from collections import OrderedDict
 from typing import Dict, List, Tuple
 
-import cv2
 import numpy as np
 
+from csnet_mmseg.datasets.image_io import read_image
 from csnet_mmseg.datasets.sod import SOD_IMG_SUFFIXES
 from csnet_mmseg.datasets.transforms.loading import read_sod_mask
 
@@ -130,10 +130,11 @@ def evaluate(model: str, map_dir: str, gt_dir: str,
         fm = psm.Fmeasure(beta=0.3)
     mae = psm.MAE()
     for stem, gt_path in gts.items():
-        gt = read_sod_mask(gt_path)
-        pred = cv2.imread(preds[stem], cv2.IMREAD_GRAYSCALE)
-        if pred is None:
-            raise CurveError(f"cannot read the map '{preds[stem]}'")
+        try:  # the project's reading rule: truncated files are errors
+            gt = read_sod_mask(gt_path)
+            pred = read_image(preds[stem], flag='grayscale')
+        except (OSError, ValueError, TypeError) as e:
+            raise CurveError(str(e)) from e
         if pred.shape != gt.shape:
             raise CurveError(
                 f"the map '{preds[stem]}' is {pred.shape[1]}x{pred.shape[0]} "

@@ -125,8 +125,11 @@ def main(argv=None):
     if args.verify and not osp.exists(args.verify):
         sys.exit(f'error: --verify: no such image or folder: {args.verify}')
     import csnet_mmseg  # noqa: F401  (registers the CSNet modules)
-    from mmseg.apis import init_model
-    segmentor = init_model(args.config, args.checkpoint, device='cpu')
+    from csnet_mmseg.compat import CheckpointError, init_segmentor
+    try:
+        segmentor = init_segmentor(args.config, args.checkpoint, 'cpu')
+    except CheckpointError as e:  # unsafe or damaged checkpoint
+        sys.exit(f'error: {e}')
     model = convert_to_deploy(
         segmentor,
         with_sigmoid=not args.no_sigmoid,
@@ -143,8 +146,12 @@ def main(argv=None):
     print(f'wrote {args.out} (opset {args.opset}, dynamic batch/height/'
           f'width)\n  input: {meta["input"]}\n  output: {meta["output"]}')
     if args.verify:
-        files, batches = verification_inputs(args.verify, args.max_verify,
-                                             args.with_preprocess, dtype)
+        try:
+            files, batches = verification_inputs(args.verify,
+                                                 args.max_verify,
+                                                 args.with_preprocess, dtype)
+        except (FileNotFoundError, OSError) as e:  # no images, bad file
+            sys.exit(f'error: --verify: {e}')
         session = ort_session(args.out)
         diff, n = compare_with_onnxruntime(model, args.out, batches, session)
         train = TrainingForm(segmentor, not args.no_sigmoid,

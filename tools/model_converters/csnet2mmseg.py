@@ -6,8 +6,11 @@ Usage:
         [--layer-config SRC.bin] [--config-out CONFIG.py]
 
 The layer table ``.bin`` beside SRC (same stem) is read unless
-``--layer-config`` is given. If the table is not the one of a shipped config,
-the matching config is printed (or written with ``--config-out``).
+``--layer-config`` is given. Both are read safely: SRC with
+``weights_only=True``, the table as a pickle of NumPy arrays only (the
+released files pass; a file holding other Python objects is refused). If
+the table is not the one of a shipped config, the matching config is
+printed (or written with ``--config-out``).
 """
 import argparse
 import os
@@ -17,7 +20,8 @@ import sys
 import torch
 from mmengine.config import Config
 
-from csnet_mmseg.converters import (convert_official_state_dict,
+from csnet_mmseg.converters import (ConversionError,
+                                    convert_official_state_dict,
                                     format_layer_table_config,
                                     load_official_checkpoint,
                                     load_official_table)
@@ -70,9 +74,14 @@ def main():
                  '(give it with --layer-config)')
     if osp.exists(args.dst) and not args.overwrite:
         sys.exit(f'error: {args.dst} exists; pass --overwrite to replace it')
-    table = load_official_table(table_path)
-    state_dict = convert_official_state_dict(
-        load_official_checkpoint(args.src), table)
+    if osp.exists(args.dst) and osp.samefile(args.dst, args.src):
+        sys.exit(f'error: DST {args.dst} is the source checkpoint')
+    try:
+        source = load_official_checkpoint(args.src)
+        table = load_official_table(table_path)
+        state_dict = convert_official_state_dict(source, table)
+    except ConversionError as e:
+        sys.exit(f'error: {e}')
     os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
     torch.save(
         dict(

@@ -3,17 +3,19 @@ import logging
 from typing import Optional
 
 import cv2
-import mmengine.fileio as fileio
 import numpy as np
 from mmcv.transforms import BaseTransform, LoadImageFromFile
 from mmengine.logging import print_log
 from mmseg.registry import TRANSFORMS
+
+from ..image_io import decode_image, read_image, read_image_bytes
 
 __all__ = ['LoadSODAnnotations', 'LoadSODImage', 'read_sod_mask',
            'mask_to_grey8']
 
 
 _WARNED: list = []
+_WARNED_01: set = set()
 
 
 def _to_grey(colour: np.ndarray) -> np.ndarray:
@@ -28,6 +30,11 @@ def mask_to_grey8(mask: np.ndarray, path: str = '<array>') -> np.ndarray:
 
     Rules, in this order:
 
+    0. A mask whose largest value is 1 (8- or 16-bit, any channel layout)
+       holds 0/1 labels, a common export format: it is read as 0/255
+       (1 -> 255), with a warning naming the file (once per process). Read
+       as grey levels it would be all background: a foreground scored as
+       background without a word.
     1. 16-bit masks are scaled to 8 bits: ``round(v / 257)`` (65535 -> 255,
        so the 8-bit threshold 127 stays at the same relative level).
     2. One channel is kept as is. Colour (BGR, as OpenCV decodes) becomes
@@ -46,6 +53,18 @@ def mask_to_grey8(mask: np.ndarray, path: str = '<array>') -> np.ndarray:
     Returns:
         np.ndarray: (H, W) uint8 grey levels 0-255.
     """
+    if mask.dtype in (np.uint8, np.uint16) and mask.size and \
+            mask.max() == 1:
+        if path not in _WARNED_01:
+            if not _WARNED_01:
+                print_log(
+                    f"The SOD mask '{path}' only holds the values 0 and 1: "
+                    'it is read as 0/1 labels (1 = foreground, as 255). '
+                    'Other such masks are read the same way (warned once).',
+                    logger='current',
+                    level=logging.WARNING)
+            _WARNED_01.add(path)
+        mask = (mask > 0).astype(np.uint8) * np.uint8(255)
     if mask.dtype == np.uint16:
         if 0 < mask.max() <= 255 and not _WARNED:
             _WARNED.append(path)
@@ -94,23 +113,8 @@ def read_sod_mask(path: str,
     Returns:
         np.ndarray: (H, W) uint8.
     """
-    try:
-        data = fileio.get(path, backend_args=backend_args)
-    except FileNotFoundError as e:
-        raise FileNotFoundError(f"SOD mask '{path}' does not exist") from e
-    mask = None
-    error = ''
-    if data:
-        try:
-            mask = cv2.imdecode(
-                np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-        except cv2.error as e:  # pragma: no cover - depends on the codec
-            error = f': {e}'
-    else:
-        error = ': the file is empty'
-    if mask is None:
-        raise OSError(f"Cannot read the SOD mask '{path}' (not an image or "
-                      f'corrupt){error}')
+    data = read_image_bytes(path, backend_args, what='SOD mask')
+    mask = decode_image(data, path, flag='unchanged', what='SOD mask')
     return mask_to_grey8(mask, path)
 
 
@@ -190,11 +194,14 @@ class LoadSODAnnotations(BaseTransform):
 
 @TRANSFORMS.register_module()
 class LoadSODImage(LoadImageFromFile):
-    """mmcv's ``LoadImageFromFile`` whose errors name the file.
+    """mmcv's ``LoadImageFromFile`` with the project's reading rule.
 
-    mmcv raises an ``AssertionError`` or a bare OpenCV error for an empty or
-    corrupt file; this loader raises ``OSError`` (``FileNotFoundError`` for
-    a missing file) with the path. With the default ``color_type='color'``
+    The file is read by :func:`csnet_mmseg.datasets.image_io.read_image`,
+    as ``tools/infer.py`` reads it: a missing file raises
+    ``FileNotFoundError``, an empty, truncated (JPEG without its end marker,
+    PNG without ``IEND``) or undecodable file ``OSError``, both naming the
+    file (mmcv would raise a bare ``AssertionError`` or decode a truncated
+    JPEG with a grey bottom). With the default ``color_type='color'``
     grey, RGBA and 16-bit images are all loaded as 8-bit BGR.
 
     Args:
@@ -220,11 +227,18 @@ class LoadSODImage(LoadImageFromFile):
         """
         path = results['img_path']
         try:
-            out = super().transform(results)
-        except FileNotFoundError as e:
-            raise FileNotFoundError(f"Image '{path}' does not exist") from e
-        except Exception as e:  # AssertionError, cv2.error, OSError ...
-            raise OSError(
-                f"Cannot read the image '{path}' (not an image or corrupt): "
-                f'{type(e).__name__}: {e}') from e
-        return out
+            img = read_image(
+                path,
+                flag=self.color_type,
+                backend=self.imdecode_backend,
+                backend_args=self.backend_args)
+        except OSError:  # FileNotFoundError too
+            if self.ignore_empty:
+                return None
+            raise
+        if self.to_float32:
+            img = img.astype(np.float32)
+        results['img'] = img
+        results['img_shape'] = img.shape[:2]
+        results['ori_shape'] = img.shape[:2]
+        return results

@@ -8,6 +8,7 @@
 import argparse
 import os
 import os.path as osp
+import sys
 
 from mmengine.config import Config
 from mmengine.runner import Runner

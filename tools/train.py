@@ -7,6 +7,7 @@ import argparse
 import logging
 import os
 import os.path as osp
+import sys
 
 from mmengine.config import Config
 from mmengine.logging import print_log

@@ -57,6 +57,9 @@ from .graph import (Consumer, PrunableUnit, PruningError, prunable_gammas,
                     prunable_units, unwrap_model)
 from .plan import PruningPlan, plan_pruning
 from .prune import PruningResult, calib_batches_from_loader, prune_segmentor
+from .search import (SearchPoint, SearchResult, SegmentorEvaluator,
+                     parse_metric_bound, plot_search, search_table_markdown,
+                     search_threshold)
 from .summary import model_complexity, summary_markdown
 
 __all__ = [
@@ -65,5 +68,7 @@ __all__ = [
     'model_complexity', 'check_out_dir', 'calib_batches_from_loader',
     'PRUNED_CONFIG', 'TRAIN_CONFIG', 'PRUNED_CHECKPOINT', 'SUMMARY',
     'OUTPUT_FILES', 'summary_markdown', 'unwrap_model', 'prunable_units',
-    'prunable_gammas', 'PrunableUnit', 'Consumer'
+    'prunable_gammas', 'PrunableUnit', 'Consumer', 'search_threshold',
+    'SearchPoint', 'SearchResult', 'SegmentorEvaluator', 'parse_metric_bound',
+    'plot_search', 'search_table_markdown'
 ]

@@ -49,6 +49,12 @@ def _apply_table(model_cfg: dict, table: dict) -> dict:
     for part in ('backbone', 'decode_head'):
         for key, value in table[part].items():
             cfg[part][key] = copy.deepcopy(value)
+    # a CSNetEncoderDecoder that read its table from a file: the narrowed
+    # table is now written out in full, so the file must not override it
+    if 'layer_table' in cfg:
+        cfg['layer_table'] = None
+    if 'require_layer_table' in cfg:
+        cfg['require_layer_table'] = False
     return cfg
 
 

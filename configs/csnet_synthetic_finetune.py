@@ -2,18 +2,22 @@
 # fine-tune -> test). Run everything from the repository root:
 #   python tools/train.py configs/csnet_synthetic.py --work-dir work_dirs/demo/train
 #   python tools/prune.py configs/csnet_synthetic.py \
-#       work_dirs/demo/train/iter_300.pth --out-dir work_dirs/demo/pruned
+#       work_dirs/demo/train/iter_300.pth --max-increase MAE=0.002 \
+#       --input-size 112 112 --out-dir work_dirs/demo/pruned
 #   python tools/train.py configs/csnet_synthetic_finetune.py \
-#       --work-dir work_dirs/demo/finetune
-#   python tools/test.py configs/csnet_synthetic_finetune.py \
+#       --work-dir work_dirs/demo/finetune --cfg-options \
+#       model.layer_table=work_dirs/demo/pruned/pruned_config.py \
+#       load_from=work_dirs/demo/pruned/pruned.pth
+#   python tools/test.py work_dirs/demo/finetune/csnet_synthetic_finetune.py \
 #       work_dirs/demo/finetune/iter_100.pth
-# It inherits the pruned folder's pruned_config.py (the demo's training
-# config + the narrowed layer table), starts from its weights pruned.pth and
-# trains 100 iterations of plain Adam (lr 2e-3, x0.1 at 80; weight decay 5e-3
-# on every parameter, no dynamic decay: the channel counts are settled) with
-# no pruning hook. See docs/pruning.md.
-_base_ = ['../work_dirs/demo/pruned/pruned_config.py']
-load_from = 'work_dirs/demo/pruned/pruned.pth'  # relative to the cwd
+# The narrowed layer table and weights come in through --cfg-options (the
+# model refuses to build without model.layer_table). 100 iterations of plain
+# Adam (lr 2e-3, x0.1 at 80; weight decay 5e-3 on every parameter, no
+# dynamic decay: the channel counts are settled), no pruning hook. See
+# docs/pruning.md.
+_base_ = ['./csnet_synthetic.py']
+model = dict(
+    type='CSNetEncoderDecoder', layer_table=None, require_layer_table=True)
 optim_wrapper = dict(
     _delete_=True,
     type='OptimWrapper',

@@ -4,16 +4,16 @@
 # fine-tune -> test, printing the params/FLOPs table and the SOD metrics at
 # each step.
 #   bash tools/demo.sh
-# Env: PRUNE_THRESHOLD (default: the 25th percentile of the prunable layers'
-# |gamma| in the trained checkpoint. 300 CPU iterations do not drive any gamma
-# to the released threshold 1e-20 - see docs/dynamic_weight_decay.md - so the
-# demo shows the mechanics of prune -> fine-tune with a data-driven
-# threshold), VENV.
+# The pruning threshold is searched (tools/prune.py --max-increase): the
+# largest one whose pruned model loses at most MAE +MAX_INCREASE (default
+# 0.002) on the synthetic validation split. Env: MAX_INCREASE,
+# PRUNE_THRESHOLD (a fixed threshold instead of the search), VENV.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install.sh
 PY=${VENV:-$(pwd)/.venv}/bin/python
-DEMO_DIR=work_dirs/demo  # configs/csnet_synthetic_finetune.py reads $DEMO_DIR/pruned
+DEMO_DIR=work_dirs/demo
+MAX_INCREASE=${MAX_INCREASE:-0.002}
 DATA=data/synthetic_sod
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 
@@ -39,37 +39,30 @@ say "step 3/5: testing the wide model ($CKPT)"
 "$PY" tools/test.py configs/csnet_synthetic.py "$CKPT" --work-dir "$DEMO_DIR/test_wide"
 
 if [ -n "${PRUNE_THRESHOLD:-}" ]; then
-  THRESHOLD=$PRUNE_THRESHOLD
+  say "step 4/5: pruning channels with |gamma| < $PRUNE_THRESHOLD (PRUNE_THRESHOLD; params/FLOPs table below)"
+  "$PY" tools/prune.py configs/csnet_synthetic.py "$CKPT" --threshold "$PRUNE_THRESHOLD" \
+    --input-size 112 112 --out-dir "$DEMO_DIR/pruned"
 else
-  THRESHOLD=$("$PY" - "$CKPT" <<'PYEOF'
-import re, sys
-import numpy as np
-import torch
-sd = torch.load(sys.argv[1], map_location='cpu', weights_only=False)['state_dict']
-prunable = re.compile(r'(conv_mix|decode_head\.(fuse|merge|multi_dilation))'
-                      r'\.norm_act\.norms\.\d+\.weight$')
-g = np.concatenate([v.abs().flatten().numpy() for k, v in sd.items()
-                    if prunable.search(k)])
-print(f'{np.percentile(g, 25):.6g}')
-PYEOF
-)
-  say "no gamma is near the released threshold 1e-20 after this short run: using the 25th percentile of |gamma|, $THRESHOLD (set PRUNE_THRESHOLD to choose)"
+  say "step 4/5: searching the largest pruning threshold that costs at most MAE +$MAX_INCREASE on the validation split, then pruning at it (params/FLOPs table below)"
+  "$PY" tools/prune.py configs/csnet_synthetic.py "$CKPT" --max-increase "MAE=$MAX_INCREASE" \
+    --input-size 112 112 --out-dir "$DEMO_DIR/pruned"
 fi
-say "step 4/5: pruning channels with |gamma| < $THRESHOLD (params/FLOPs table below)"
-"$PY" tools/prune.py configs/csnet_synthetic.py "$CKPT" --threshold "$THRESHOLD" \
-  --out-dir "$DEMO_DIR/pruned"
 "$PY" tools/test.py "$DEMO_DIR/pruned/pruned_config.py" "$DEMO_DIR/pruned/pruned.pth" \
   --work-dir "$DEMO_DIR/test_pruned"
 
 say "step 5/5: fine-tuning the narrowed model, then testing it"
 "$PY" tools/train.py configs/csnet_synthetic_finetune.py --work-dir "$DEMO_DIR/finetune" \
-  --cfg-options "load_from=$DEMO_DIR/pruned/pruned.pth"
+  --cfg-options "model.layer_table=$DEMO_DIR/pruned/pruned_config.py" \
+  "load_from=$DEMO_DIR/pruned/pruned.pth"
 FT=$(cat "$DEMO_DIR/finetune/last_checkpoint")
-"$PY" tools/test.py configs/csnet_synthetic_finetune.py "$FT" --work-dir "$DEMO_DIR/test_finetuned"
+"$PY" tools/test.py "$DEMO_DIR/finetune/csnet_synthetic_finetune.py" "$FT" \
+  --work-dir "$DEMO_DIR/test_finetuned"
 
 say "summary"
+grep -h "Chosen threshold" "$DEMO_DIR/pruned/search.md" 2>/dev/null || true
 cat "$DEMO_DIR/pruned/summary.md" | tail -n 8
 for d in test_wide test_pruned test_finetuned; do
   echo "$d: $(grep -h -o 'synthetic_sod_val/MAE: [0-9.]*  synthetic_sod_val/maxF: [0-9.]*' -r "$DEMO_DIR/$d" | tail -n 1)"
 done
+[ -f "$DEMO_DIR/pruned/search.png" ] && echo "threshold search: curve $DEMO_DIR/pruned/search.md, plot $DEMO_DIR/pruned/search.png"
 say "done: everything is in $DEMO_DIR"

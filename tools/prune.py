@@ -1,18 +1,27 @@
 """Prune a trained CSNet offline: narrowed config + checkpoint + summary.
 
     python tools/prune.py CONFIG CHECKPOINT --out-dir DIR
-        [--threshold 1e-20] [--no-fold] [--input-size H W]
-        [--calib-batches N] [--cfg-options k=v ...]
+        [--threshold 1e-20 | --max-increase MAE=0.002 [--val-config VALCFG]]
+        [--no-fold] [--input-size H W] [--calib-batches N]
+        [--cfg-options k=v ...]
 
 Writes into DIR (refusing to overwrite): ``pruned_config.py`` (inherits
 ``train_config.py`` and overrides only the layer table), ``train_config.py``
 (CONFIG resolved into one file), ``pruned.pth`` (load it with ``load_from``
 or pass it to tools/test.py) and ``summary.md`` (also printed). The same as
 ``ChannelPruningHook`` does at the end of training; see docs/pruning.md.
+
+With ``--max-increase METRIC=AMOUNT`` the threshold is searched instead of
+given: the largest one whose pruned model (folded unless ``--no-fold``,
+before any fine-tuning) loses at most AMOUNT of METRIC on the validation set
+of VALCFG (its ``val_dataloader`` and ``val_evaluator``; default: CONFIG's).
+Inference only. The searched curve (threshold -> params, FLOPs, metric) goes
+to ``search.md`` and ``search.png`` beside the other files.
 """
 import argparse
 import os.path as osp
 import sys
+from typing import Optional
 
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
@@ -21,10 +30,15 @@ from mmengine.runner import load_checkpoint
 import csnet_mmseg  # noqa: F401  (fills the registries)
 from csnet_mmseg.compat import CheckpointError
 from csnet_mmseg.models import NotCSNetError
-from csnet_mmseg.pruning import (PruningError, calib_batches_from_loader,
-                                 check_out_dir, prune_segmentor, write_pruned)
+from csnet_mmseg.pruning import (PruningError, SegmentorEvaluator,
+                                 calib_batches_from_loader, check_out_dir,
+                                 parse_metric_bound, plot_search,
+                                 prune_segmentor, search_table_markdown,
+                                 search_threshold, write_pruned)
 from csnet_mmseg.utils.tool_args import CfgOptionsAction, check_cfg_options
 from mmseg.registry import MODELS
+
+SEARCH_FILES = ('search.md', 'search.png')
 
 
 def parse_args():
@@ -38,9 +52,26 @@ def parse_args():
     parser.add_argument(
         '--threshold',
         type=float,
-        default=1e-20,
+        default=None,
         help='remove channels with |gamma| < threshold (default: 1e-20, '
         'the released models)')
+    parser.add_argument(
+        '--max-increase',
+        metavar='METRIC=AMOUNT',
+        help='instead of --threshold: search the largest threshold whose '
+        'pruned model (folded, before fine-tuning) loses at most AMOUNT of '
+        'METRIC on the validation set (MAE may rise by AMOUNT; maxF, Sm, '
+        '... may fall by it), e.g. MAE=0.002; writes search.md and '
+        'search.png too')
+    parser.add_argument(
+        '--val-config',
+        help='with --max-increase: a config whose val_dataloader and '
+        'val_evaluator the search evaluates on (default: CONFIG\'s own)')
+    parser.add_argument(
+        '--coarse-steps',
+        type=int,
+        default=16,
+        help='points of the search\'s coarse pass (default 16)')
     parser.add_argument(
         '--no-fold',
         action='store_true',
@@ -67,8 +98,41 @@ def parse_args():
     return parser.parse_args()
 
 
+def build_evaluator(cfg: Config, val_config: Optional[str]):
+    """The search's evaluator on ``val_dataloader`` / ``val_evaluator``."""
+    source = val_config or args_config_name(cfg)
+    vcfg = Config.fromfile(val_config) if val_config else cfg
+    for key in ('val_dataloader', 'val_evaluator'):
+        if vcfg.get(key) is None:
+            sys.exit(f'prune: --max-increase: {source} has no {key} '
+                     '(pass a config with one via --val-config)')
+    try:
+        return SegmentorEvaluator(vcfg.val_dataloader, vcfg.val_evaluator)
+    except (OSError, ValueError, KeyError) as e:  # missing data, bad files
+        sys.exit(f'prune: --max-increase: cannot build the validation set '
+                 f'of {source}: {e}')
+
+
+def args_config_name(cfg: Config) -> str:
+    return cfg.filename or 'the config'
+
+
 def main():
     args = parse_args()
+    if args.max_increase is not None:
+        if args.threshold is not None:
+            sys.exit('prune: give --threshold or --max-increase, not both')
+        try:
+            parse_metric_bound(args.max_increase)
+        except ValueError as e:
+            sys.exit(f'prune: --max-increase: {e}')
+        if args.coarse_steps < 1:
+            sys.exit('prune: --coarse-steps must be >= 1')
+    elif args.val_config is not None:
+        sys.exit('prune: --val-config is only used with --max-increase')
+    if args.val_config is not None and not osp.isfile(args.val_config):
+        sys.exit(f'prune: --val-config {args.val_config} not found')
+    threshold = 1e-20 if args.threshold is None else args.threshold
     if not osp.isfile(args.config):
         sys.exit(f'prune: config {args.config} not found')
     if not osp.isfile(args.checkpoint):
@@ -77,6 +141,12 @@ def main():
         check_out_dir(args.out_dir)
     except FileExistsError as e:
         sys.exit(f'prune: {e}')
+    if args.max_increase is not None:
+        taken = [f for f in SEARCH_FILES
+                 if osp.exists(osp.join(args.out_dir, f))]
+        if taken:
+            sys.exit(f'prune: {args.out_dir} already holds '
+                     f'{", ".join(taken)}; refusing to overwrite')
     cfg = Config.fromfile(args.config)
     if args.cfg_options is not None:
         try:
@@ -100,11 +170,27 @@ def main():
                                               args.calib_batches)
         except (OSError, ValueError) as e:  # missing data, bad files
             sys.exit(f'prune: --calib-batches: {e}')
+    search = None
+    if args.max_increase is not None:
+        evaluate = build_evaluator(cfg, args.val_config)
+        try:
+            search = search_threshold(
+                model,
+                cfg.model,
+                evaluate,
+                bound=args.max_increase,
+                fold=not args.no_fold,
+                input_size=args.input_size,
+                calib=calib,
+                coarse_steps=args.coarse_steps)
+        except (PruningError, NotCSNetError, KeyError) as e:
+            sys.exit(f'prune: --max-increase: {e}')
+        threshold = search.best.threshold
     try:
         result = prune_segmentor(
             model,
             cfg.model,
-            threshold=args.threshold,
+            threshold=threshold,
             fold=not args.no_fold,
             input_size=args.input_size,
             calib=calib)
@@ -117,6 +203,24 @@ def main():
         source=osp.abspath(args.checkpoint),
         dataset_meta=ckpt.get('meta', {}).get('dataset_meta'))
     print(result.summary)
+    if search is not None:
+        table = search_table_markdown(search)
+        b = search.best
+        text = (f'# Threshold search: {search.metric} may get worse by at '
+                f'most {search.max_change:g}\n\n'
+                f'{osp.abspath(args.checkpoint)}, {search.gammas} distinct '
+                f'|gamma| values, {len(search.points) - 1} thresholds '
+                f'evaluated in {search.seconds:.0f} s; fold: '
+                f'{not args.no_fold}.\n\nChosen threshold: {b.threshold:.6g}'
+                f' ({search.metric} {search.baseline.value:.4f} -> '
+                f'{b.value:.4f}, {b.removed} channels removed).\n\n'
+                f'{table}\n')
+        with open(osp.join(args.out_dir, 'search.md'), 'w') as f:
+            f.write(text)
+        plot_search(search, osp.join(args.out_dir, 'search.png'))
+        print(text)
+        print(f"search:     {osp.join(args.out_dir, 'search.md')}, "
+              f"{osp.join(args.out_dir, 'search.png')}")
     print(f"config:     {paths['config']}")
     print(f"checkpoint: {paths['checkpoint']}")
     print(f"summary:    {paths['summary']}")

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from typing import List, Sequence, Tuple
 
 import torch
+from mmengine.config import ConfigDict
 from mmengine.registry import DefaultScope
 from torch import Tensor, nn
 
@@ -100,7 +101,8 @@ def prune_segmentor(model: nn.Module,
     for part in ('backbone', 'decode_head'):
         build_cfg[part].pop('init_cfg', None)
     with DefaultScope.overwrite_default_scope('mmseg'):
-        narrow = MODELS.build(build_cfg).cpu()
+        # a ConfigDict, so that test_cfg.mode etc. read as in MMSeg configs
+        narrow = MODELS.build(ConfigDict(build_cfg)).cpu()
     slice_model(wide, narrow, plan)
     calib_images = 0
     if calib is not None:

@@ -155,24 +155,29 @@ def test_hook_tool_train_test(setup, monkeypatch):
         ])
     assert not (tmp / 'empty').exists()
 
-    # 3. the fine-tune config (a copy at the same place relative to the
-    # pruned files as in the repository) trains the narrowed model from the
-    # narrowed checkpoint ...
-    (tmp / 'configs').mkdir()
-    finetune = tmp / 'configs' / 'csnet_synthetic_finetune.py'
-    finetune.write_text(
-        open(osp.join(ROOT, 'configs', 'csnet_synthetic_finetune.py')).read())
-    ft_cfg = Config.fromfile(str(finetune))
-    assert ft_cfg.model.decode_head.in_channels == [8, 6, 8]
+    # 3. the fine-tune config trains the narrowed model from the narrowed
+    # checkpoint, both passed by --cfg-options (it inherits from no file in
+    # work_dirs/) ...
+    finetune = osp.join(ROOT, 'configs', 'csnet_synthetic_finetune.py')
+    ft_cfg = Config.fromfile(finetune)
+    assert not any('work_dirs' in b for b in ft_cfg.get('_base_', []))
+    assert ft_cfg.model.type == 'CSNetEncoderDecoder'
     assert ft_cfg.optim_wrapper.type == 'OptimWrapper'
     assert ft_cfg.custom_hooks == []
     out = check(
         run([
-            osp.join(ROOT, 'tools', 'train.py'),
-            str(finetune), '--work-dir',
-            str(tmp / 'finetune'), '--cfg-options', 'train_cfg.max_iters=1'
+            osp.join(ROOT, 'tools', 'train.py'), finetune, '--work-dir',
+            str(tmp / 'finetune'), '--cfg-options',
+            f'model.layer_table={pruned / PRUNED_CONFIG}',
+            f'load_from={pruned / PRUNED_CHECKPOINT}',
+            'train_cfg.max_iters=1', f'train_dataloader.dataset.data_root='
+            f'{tmp / "data"}', f'val_dataloader.dataset.data_root='
+            f'{tmp / "data"}', 'train_dataloader.num_workers=0',
+            'train_dataloader.persistent_workers=False',
+            'val_dataloader.num_workers=0',
+            'val_dataloader.persistent_workers=False'
         ], cwd=str(tmp)))
-    assert f'Load checkpoint from {ft_cfg.load_from}' in out
+    assert f'Load checkpoint from {pruned / PRUNED_CHECKPOINT}' in out
     assert 'do not match exactly' not in out  # every key matched
     assert (tmp / 'finetune' / 'iter_1.pth').is_file()
     # ... and the narrowed config + checkpoint test with tools/test.py

@@ -30,6 +30,7 @@ can be re-run after an interruption.
         [--train-options max_iters=300 ...]
 """
 import argparse
+import copy
 import json
 import os
 import os.path as osp
@@ -180,13 +181,263 @@ def stage_train(args, arms: Dict[str, str]) -> None:
             _log('training: ' + ', '.join(parts))
 
 
+GAMMA_LIMITS = (1e-2, 1e-3, 1e-5, 1e-20)
+FINETUNE_CONFIG = osp.join(ARM_CONFIG_DIR, 'csnet_x1_duts224_finetune.py')
+
+
+def _checkpoint(wd: str) -> str:
+    """The final checkpoint of a finished run (``last_checkpoint``)."""
+    path = osp.join(wd, 'last_checkpoint')
+    if not osp.isfile(path):
+        raise SystemExit(f'dwd_experiment: {wd} has no finished training '
+                         '(no last_checkpoint); run the train stage')
+    with open(path) as f:
+        return f.read().strip()
+
+
+def _build(cfg, ckpt: str):
+    from mmengine.runner import load_checkpoint
+    from mmseg.registry import MODELS
+    model = MODELS.build(cfg.model)
+    load_checkpoint(model, ckpt, map_location='cpu', strict=True,
+                    logger='silent')
+    return model.eval()
+
+
+def _evaluators(args, cfg) -> dict:
+    """``val`` (the config's val split) and ``pascal-s-dev`` (if present),
+    at the config's test size."""
+    from csnet_mmseg.pruning import SegmentorEvaluator
+    out = dict(val=SegmentorEvaluator(cfg.val_dataloader, cfg.val_evaluator))
+    if osp.isdir(args.pascal_root):
+        loader = copy.deepcopy(cfg.val_dataloader)
+        loader.dataset.update(
+            data_root=args.pascal_root,
+            data_prefix=dict(img_path='images', seg_map_path='GT'),
+            ann_file='',
+            dataset_name='pascal-s-dev')
+        out['pascal'] = SegmentorEvaluator(loader, cfg.val_evaluator)
+    return out
+
+
+def _scores(evaluators: dict, model) -> dict:
+    from csnet_mmseg.pruning.search import metric_value
+    out = {}
+    for name, ev in evaluators.items():
+        m = ev(model)
+        out[name] = {k: metric_value(m, k) for k in ('MAE', 'maxF', 'Sm')}
+    return out
+
+
+def _run(cmd: List[str], log_path: str, threads: int) -> None:
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads),
+               MKL_NUM_THREADS=str(threads), PYTHONUNBUFFERED='1')
+    with open(log_path, 'w') as log:
+        proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT,
+                              env=env)
+    if proc.returncode != 0:
+        raise SystemExit(f'dwd_experiment: {" ".join(cmd)} failed; see '
+                         f'{log_path}')
+
+
+def stage_eval(args, arms: Dict[str, str]) -> None:
+    """Gamma shares and metrics of every trained arm (eval.json)."""
+    import numpy as np
+    import torch
+    from mmengine.config import Config
+    from csnet_mmseg.engine.optimizers import find_dwd_targets
+    from csnet_mmseg.pruning import prunable_gammas
+    for name, cfg_path in arms.items():
+        wd = osp.join(args.work_dir, name)
+        out = osp.join(wd, 'eval.json')
+        if osp.isfile(out):
+            _log(f'{name}: evaluated already ({out})')
+            continue
+        cfg = Config.fromfile(cfg_path)
+        model = _build(cfg, _checkpoint(wd))
+        targeted = torch.cat([
+            t.gamma.detach().abs().flatten() for t in find_dwd_targets(model)
+        ]).numpy()
+        np.save(osp.join(wd, 'gammas.npy'), targeted)
+        shares = {f'{lim:g}': float((targeted < lim).mean())
+                  for lim in GAMMA_LIMITS}
+        t0 = time.time()
+        result = dict(
+            checkpoint=_checkpoint(wd),
+            targeted=int(targeted.size),
+            prunable=int(prunable_gammas(model).numel()),
+            median_gamma=float(np.median(targeted)),
+            shares=shares,
+            params=sum(p.numel() for p in model.parameters()),
+            scores=_scores(_evaluators(args, cfg), model))
+        with open(out, 'w') as f:
+            json.dump(result, f, indent=1)
+        _log(f'{name}: {result} ({time.time() - t0:.0f} s)')
+
+
+def stage_search(args, arms: Dict[str, str]) -> None:
+    """tools/prune.py --max-increase on the val split, then the metrics of
+    the pruned (folded, not fine-tuned) model."""
+    from mmengine.config import Config
+    for name, cfg_path in arms.items():
+        wd = osp.join(args.work_dir, name)
+        pruned = osp.join(wd, 'pruned')
+        out = osp.join(wd, 'pruned.json')
+        if osp.isfile(out):
+            _log(f'{name}: pruned already ({out})')
+            continue
+        if not osp.isfile(osp.join(pruned, 'pruned.pth')):
+            cfg = Config.fromfile(cfg_path)
+            size = cfg.crop_size
+            t0 = time.time()
+            _run([
+                sys.executable,
+                osp.join(ROOT, 'tools', 'prune.py'), cfg_path,
+                _checkpoint(wd), '--out-dir', pruned, '--max-increase',
+                args.max_increase, '--input-size',
+                str(size[0]),
+                str(size[1])
+            ], osp.join(wd, 'prune.log'), 2)
+            _log(f'{name}: threshold search + prune in '
+                 f'{time.time() - t0:.0f} s ({pruned}/search.md)')
+        cfg = Config.fromfile(cfg_path)
+        cfg.model.type = 'CSNetEncoderDecoder'
+        cfg.model.layer_table = osp.join(pruned, 'pruned_config.py')
+        model = _build(cfg, osp.join(pruned, 'pruned.pth'))
+        with open(osp.join(pruned, 'search.md')) as f:
+            chosen = re.search(r'Chosen threshold: ([0-9.eE+-]+)', f.read())
+        from csnet_mmseg.pruning import model_complexity
+        size = tuple(cfg.crop_size)
+        cx = model_complexity(model, size)
+        result = dict(
+            threshold=float(chosen.group(1)),
+            params=sum(p.numel() for p in model.parameters()),
+            flops=float(cx['flops']),
+            scores=_scores(_evaluators(args, cfg), model))
+        with open(out, 'w') as f:
+            json.dump(result, f, indent=1)
+        _log(f'{name}: pruned {result}')
+
+
+def stage_finetune(args, arms: Dict[str, str]) -> None:
+    """A short fine-tune of every pruned arm (side by side), then metrics."""
+    from mmengine.config import Config
+    procs = []
+    for name in arms:
+        wd = osp.join(args.work_dir, name)
+        ft = osp.join(wd, 'finetune')
+        if osp.isfile(osp.join(ft, 'last_checkpoint')) or \
+                osp.isfile(osp.join(wd, 'finetuned.json')):
+            continue
+        pruned = osp.join(wd, 'pruned')
+        cmd = [
+            sys.executable,
+            osp.join(ROOT, 'tools', 'train.py'), FINETUNE_CONFIG,
+            '--work-dir', ft, '--cfg-options',
+            f'model.layer_table={pruned}/pruned_config.py',
+            f'load_from={pruned}/pruned.pth',
+            f'train_cfg.max_iters={args.finetune_iters}',
+            f'train_cfg.val_begin={args.finetune_iters}',
+            f'train_cfg.val_interval={args.finetune_iters}',
+            f'default_hooks.checkpoint.interval={args.finetune_iters}'
+        ]
+        os.makedirs(ft, exist_ok=True)
+        env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
+        log = open(osp.join(wd, 'finetune.log'), 'w')
+        _log(f'{name}: ' + ' '.join(cmd))
+        procs.append((name, subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, env=env), log,
+            time.time()))
+    for name, proc, log, t0 in procs:
+        proc.wait()
+        log.close()
+        if proc.returncode != 0:
+            raise SystemExit(f'dwd_experiment: fine-tune of {name} failed; '
+                             f'see {args.work_dir}/{name}/finetune.log')
+        _log(f'{name}: fine-tuned in {time.time() - t0:.0f} s')
+    for name, cfg_path in arms.items():
+        wd = osp.join(args.work_dir, name)
+        out = osp.join(wd, 'finetuned.json')
+        if osp.isfile(out):
+            continue
+        cfg = Config.fromfile(FINETUNE_CONFIG)
+        cfg.model.layer_table = osp.join(wd, 'pruned', 'pruned_config.py')
+        model = _build(cfg, _checkpoint(osp.join(wd, 'finetune')))
+        result = dict(scores=_scores(_evaluators(args, cfg), model))
+        with open(out, 'w') as f:
+            json.dump(result, f, indent=1)
+        _log(f'{name}: fine-tuned {result}')
+
+
+def stage_report(args, arms: Dict[str, str]) -> None:
+    """report.md (one row per arm) and gamma_hist.png."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    import numpy as np
+    rows = []
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name in arms:
+        wd = osp.join(args.work_dir, name)
+        load = lambda f: json.load(open(osp.join(wd, f)))  # noqa: E731
+        timing, ev = load('timing.json'), load('eval.json')
+        pr = load('pruned.json') if osp.isfile(
+            osp.join(wd, 'pruned.json')) else None
+        ft = load('finetuned.json') if osp.isfile(
+            osp.join(wd, 'finetuned.json')) else None
+        g = np.load(osp.join(wd, 'gammas.npy'))
+        ax.hist(np.log10(np.maximum(g, 1e-45)), bins=80, histtype='step',
+                lw=1.5, label=name)
+
+        def sc(r, split):
+            if r is None or split not in r['scores']:
+                return 'n/a'
+            s = r['scores'][split]
+            return f"{s['MAE']:.4f} / {s['maxF']:.4f} / {s['Sm']:.4f}"
+
+        shares = ' / '.join(f"{100 * ev['shares'][f'{lim:g}']:.1f}%"
+                            for lim in GAMMA_LIMITS)
+        rows.append(
+            f"| {name} | {timing['wall_s'] / 60:.1f} min "
+            f"({timing['iters_per_s']:.3f} it/s) | {sc(ev, 'val')} | "
+            f"{sc(ev, 'pascal')} | {shares} | {ev['median_gamma']:.3g} | "
+            + (f"{pr['threshold']:.3g} | {ev['params']:,} -> "
+               f"{pr['params']:,} ({100 * (1 - pr['params'] / ev['params']):.1f}%"
+               f" fewer) | {pr['flops'] / 1e9:.3f} G | {sc(pr, 'val')} | "
+               f"{sc(pr, 'pascal')} | " if pr else '| | | | | ')
+            + f"{sc(ft, 'val')} | {sc(ft, 'pascal')} |")
+    ax.set_xlabel('log10 |gamma| of the targeted BN gammas')
+    ax.set_ylabel('channels')
+    ax.legend()
+    ax.set_title('targeted gammas after training, per arm')
+    fig.tight_layout()
+    hist = osp.join(args.work_dir, 'gamma_hist.png')
+    fig.savefig(hist, dpi=110)
+    plt.close(fig)
+    head = (
+        '| arm | train time | val MAE / maxF / S | PASCAL-S-dev MAE / maxF / '
+        'S | targeted \\|g\\| < 1e-2 / 1e-3 / 1e-5 / 1e-20 | median '
+        f'\\|g\\| | threshold ({args.max_increase}) | params | FLOPs '
+        '(112x112) | pruned: val | pruned: PASCAL-S-dev | fine-tuned: val '
+        '| fine-tuned: PASCAL-S-dev |\n' + '|---' * 13 + '|\n')
+    text = head + '\n'.join(rows) + '\n'
+    with open(osp.join(args.work_dir, 'report.md'), 'w') as f:
+        f.write(text)
+    print(text)
+    _log(f'report: {args.work_dir}/report.md, histogram: {hist}')
+
+
 def main():
     args = parse_args()
     os.chdir(ROOT)
+    import csnet_mmseg  # noqa: F401  (fills the registries)
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmseg')
     arms = arm_configs(args.arms)
     os.makedirs(args.work_dir, exist_ok=True)
-    if 'train' in args.stages:
-        stage_train(args, arms)
+    for stage in STAGES:
+        if stage in args.stages:
+            globals()[f'stage_{stage}'](args, arms)
 
 
 if __name__ == '__main__':

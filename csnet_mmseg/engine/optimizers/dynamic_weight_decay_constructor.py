@@ -18,7 +18,10 @@ class DynamicWeightDecayOptimWrapperConstructor(
     """Builds a :class:`DynamicWeightDecayOptimWrapper` with the right groups.
 
     The targeted gammas (chosen by the wrapper's ``include_head`` and
-    ``target_regex``, see :func:`find_dwd_targets`) get ``weight_decay=0``;
+    ``target_regex``, see :func:`find_dwd_targets`) get ``weight_decay=0``
+    (or ``optim_wrapper.target_weight_decay``: the released training code
+    gives the gammas of its ``conv3x3_2`` layers the standard decay on top of
+    the dynamic term; 0 is the paper's method);
     every other parameter keeps the optimizer's settings. Without
     ``paramwise_cfg`` this gives two parameter groups (others, targeted
     gammas); with ``paramwise_cfg`` the groups of
@@ -46,6 +49,10 @@ class DynamicWeightDecayOptimWrapperConstructor(
         if hasattr(model, 'module'):
             model = model.module
         wrapper_cfg = self.optim_wrapper_cfg.copy()
+        target_wd = wrapper_cfg.pop('target_weight_decay', 0.0)
+        if not (isinstance(target_wd, (int, float)) and target_wd >= 0):
+            raise ValueError('optim_wrapper.target_weight_decay must be a '
+                             f'number >= 0, got {target_wd!r}')
         wrapper_cfg.setdefault('type', 'DynamicWeightDecayOptimWrapper')
         wrapper_cls = wrapper_cfg['type']
         if isinstance(wrapper_cls, str):
@@ -74,18 +81,20 @@ class DynamicWeightDecayOptimWrapperConstructor(
             self.add_params(groups, model)
             for group in groups:
                 if any(id(p) in target_ids for p in group['params']):
-                    group['weight_decay'] = 0.0
+                    group['weight_decay'] = float(target_wd)
         else:
             others = [p for p in model.parameters() if id(p) not in target_ids]
             gammas = [t.gamma for t in targets]
             groups = [dict(params=others)]
             if gammas:
-                groups.append(dict(params=gammas, weight_decay=0.0))
+                groups.append(
+                    dict(params=gammas, weight_decay=float(target_wd)))
         optimizer_cfg[first_arg] = groups
         optimizer = OPTIMIZERS.build(optimizer_cfg)
         print_log(
             f'DynamicWeightDecayOptimWrapperConstructor: {len(targets)} '
-            'targeted gammas get weight_decay 0, the other parameters '
+            f'targeted gammas get weight_decay {float(target_wd):g}, the '
+            'other parameters '
             f"weight_decay {self.optimizer_cfg.get('weight_decay', 0)}",
             logger='current')
         return OPTIM_WRAPPERS.build(

@@ -49,7 +49,7 @@ class DynamicWeightDecayOptimWrapperConstructor(
         if hasattr(model, 'module'):
             model = model.module
         wrapper_cfg = self.optim_wrapper_cfg.copy()
-        target_wd = wrapper_cfg.pop('target_weight_decay', 0.0)
+        target_wd = wrapper_cfg.get('target_weight_decay', 0.0)
         if not (isinstance(target_wd, (int, float)) and target_wd >= 0):
             raise ValueError('optim_wrapper.target_weight_decay must be a '
                              f'number >= 0, got {target_wd!r}')

@@ -109,6 +109,11 @@ class DynamicWeightDecayOptimWrapper(OptimWrapper):
             and multi-dilation norms). Defaults to False.
         target_regex (str, optional): Keep only targets whose full norm name
             matches (``re.search``). Defaults to None.
+        target_weight_decay (float): The optimizer's (standard) weight decay
+            of the targeted gammas, on top of the dynamic term. 0 is the
+            paper's method; the released training code's optimizer groups
+            give the gammas of its ``conv3x3_2`` layers both. The
+            constructor sets it in the optimizer. Defaults to 0.
         amp (bool): Automatic mixed precision (like ``AmpOptimWrapper``: a
             ``torch.amp.GradScaler`` and ``autocast`` in ``optim_context``);
             the decay is added to the unscaled gradient. Defaults to False.
@@ -130,11 +135,13 @@ class DynamicWeightDecayOptimWrapper(OptimWrapper):
                  scale_weights: Union[None, str, Sequence[float]] = None,
                  include_head: bool = False,
                  target_regex: Optional[str] = None,
+                 target_weight_decay: float = 0.0,
                  amp: bool = False,
                  loss_scale: Union[str, float, dict] = 'dynamic',
                  dtype: Union[None, str, torch.dtype] = None,
                  accumulative_counts: int = 1,
                  clip_grad: Optional[dict] = None) -> None:
+        self.target_weight_decay = float(target_weight_decay)
         super().__init__(
             optimizer,
             accumulative_counts=accumulative_counts,
@@ -184,7 +191,8 @@ class DynamicWeightDecayOptimWrapper(OptimWrapper):
         print_log(
             f'Dynamic weight decay: lambda_d={self.dynamic_decay}, metric='
             f'{self.metric_name}, scale_weights={scale_weights}, '
-            f'{n} norms / {num_channels} channels targeted (weight_decay 0)',
+            f'{n} norms / {num_channels} channels targeted (weight_decay '
+            f'{self.target_weight_decay:g})',
             logger='current')
 
     # ----------------------------------------------------------------- setup
@@ -224,11 +232,12 @@ class DynamicWeightDecayOptimWrapper(OptimWrapper):
                 raise ValueError(
                     f'dynamic weight decay: {t.name}.weight is not optimised '
                     'by the optimizer')
-            if group.get('weight_decay', 0) != 0:
+            if group.get('weight_decay', 0) != self.target_weight_decay:
                 raise ValueError(
                     f'dynamic weight decay: {t.name}.weight has weight_decay='
                     f"{group['weight_decay']} in the optimizer; targeted "
-                    'gammas need 0 (use constructor='
+                    f'gammas need {self.target_weight_decay:g} '
+                    '(target_weight_decay; use constructor='
                     "'DynamicWeightDecayOptimWrapperConstructor')")
 
     def _make_hook(self, index: int):

@@ -189,6 +189,21 @@ def test_param_groups_weight_decay():
     assert all(head_decay[i] == 0.0 for i in head_norm_ids)
 
 
+def test_target_weight_decay():
+    # the released code's grouping: the standard decay on top of the term
+    model = MODELS.build(
+        Config.fromfile(osp.join(CONFIGS, '_base_/models/csnet.py')).model)
+    wrapper = build_wrapper(model, target_weight_decay=5e-3)
+    assert wrapper.target_weight_decay == 5e-3
+    gammas = {id(t.gamma) for t in wrapper.targets}
+    for group in wrapper.optimizer.param_groups:
+        for p in group['params']:
+            assert group['weight_decay'] == 5e-3
+    assert gammas
+    with pytest.raises(ValueError, match='target_weight_decay must be'):
+        build_wrapper(copy.deepcopy(model), target_weight_decay=-1)
+
+
 def test_target_regex_and_errors():
     model = tiny_backbone()
     targets = find_dwd_targets(model, target_regex=r'conv_dw\d')

@@ -75,7 +75,7 @@ def parse_args():
         help='metric bound of the threshold search, METRIC=AMOUNT (MAE: '
         'may rise by AMOUNT; maxF, S, ...: may fall by AMOUNT)')
     parser.add_argument(
-        '--finetune-iters', type=int, default=500,
+        '--finetune-iters', type=int, default=300,
         help='iterations of the short fine-tune after pruning')
     parser.add_argument(
         '--pascal-root',

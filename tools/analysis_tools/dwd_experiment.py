@@ -208,15 +208,20 @@ def _evaluators(args, cfg) -> dict:
     """``val`` (the config's val split) and ``pascal-s-dev`` (if present),
     at the config's test size."""
     from csnet_mmseg.pruning import SegmentorEvaluator
-    out = dict(val=SegmentorEvaluator(cfg.val_dataloader, cfg.val_evaluator))
+    metric = dict(type='SODMetric',
+                  sod_metrics=['MAE', 'Fmeasure', 'Smeasure'])
+    # every image is resized to one size: batches of 16 give the same maps
+    val = copy.deepcopy(cfg.val_dataloader)
+    val.batch_size = 16
+    out = dict(val=SegmentorEvaluator(val, metric))
     if osp.isdir(args.pascal_root):
-        loader = copy.deepcopy(cfg.val_dataloader)
+        loader = copy.deepcopy(val)
         loader.dataset.update(
             data_root=args.pascal_root,
             data_prefix=dict(img_path='images', seg_map_path='GT'),
             ann_file='',
             dataset_name='pascal-s-dev')
-        out['pascal'] = SegmentorEvaluator(loader, cfg.val_evaluator)
+        out['pascal'] = SegmentorEvaluator(loader, metric)
     return out
 
 
@@ -276,9 +281,42 @@ def stage_eval(args, arms: Dict[str, str]) -> None:
 
 
 def stage_search(args, arms: Dict[str, str]) -> None:
-    """tools/prune.py --max-increase on the val split, then the metrics of
-    the pruned (folded, not fine-tuned) model."""
+    """tools/prune.py --max-increase on the val split (the arms side by
+    side, one thread each), then the metrics of the pruned (folded, not
+    fine-tuned) model."""
     from mmengine.config import Config
+    from csnet_mmseg.pruning import model_complexity
+    procs = []
+    for name, cfg_path in arms.items():
+        wd = osp.join(args.work_dir, name)
+        pruned = osp.join(wd, 'pruned')
+        if osp.isfile(osp.join(pruned, 'pruned.pth')) or osp.isfile(
+                osp.join(wd, 'pruned.json')):
+            continue
+        size = Config.fromfile(cfg_path).crop_size
+        cmd = [
+            sys.executable,
+            osp.join(ROOT, 'tools', 'prune.py'), cfg_path,
+            _checkpoint(wd), '--out-dir', pruned, '--max-increase',
+            args.max_increase, '--input-size',
+            str(size[0]),
+            str(size[1]), '--val-batch-size', '16'
+        ]
+        env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1',
+                   PYTHONUNBUFFERED='1')
+        log = open(osp.join(wd, 'prune.log'), 'w')
+        _log(f'{name}: ' + ' '.join(cmd))
+        procs.append((name, subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, env=env), log,
+            time.time()))
+    for name, proc, log, t0 in procs:
+        proc.wait()
+        log.close()
+        if proc.returncode != 0:
+            raise SystemExit(f'dwd_experiment: pruning {name} failed; see '
+                             f'{args.work_dir}/{name}/prune.log')
+        _log(f'{name}: threshold search + prune in {time.time() - t0:.0f} s'
+             f' ({args.work_dir}/{name}/pruned/search.md)')
     for name, cfg_path in arms.items():
         wd = osp.join(args.work_dir, name)
         pruned = osp.join(wd, 'pruned')
@@ -286,29 +324,13 @@ def stage_search(args, arms: Dict[str, str]) -> None:
         if osp.isfile(out):
             _log(f'{name}: pruned already ({out})')
             continue
-        if not osp.isfile(osp.join(pruned, 'pruned.pth')):
-            cfg = Config.fromfile(cfg_path)
-            size = cfg.crop_size
-            t0 = time.time()
-            _run([
-                sys.executable,
-                osp.join(ROOT, 'tools', 'prune.py'), cfg_path,
-                _checkpoint(wd), '--out-dir', pruned, '--max-increase',
-                args.max_increase, '--input-size',
-                str(size[0]),
-                str(size[1])
-            ], osp.join(wd, 'prune.log'), 2)
-            _log(f'{name}: threshold search + prune in '
-                 f'{time.time() - t0:.0f} s ({pruned}/search.md)')
         cfg = Config.fromfile(cfg_path)
         cfg.model.type = 'CSNetEncoderDecoder'
         cfg.model.layer_table = osp.join(pruned, 'pruned_config.py')
         model = _build(cfg, osp.join(pruned, 'pruned.pth'))
         with open(osp.join(pruned, 'search.md')) as f:
             chosen = re.search(r'Chosen threshold: ([0-9.eE+-]+)', f.read())
-        from csnet_mmseg.pruning import model_complexity
-        size = tuple(cfg.crop_size)
-        cx = model_complexity(model, size)
+        cx = model_complexity(model, tuple(cfg.crop_size))
         result = dict(
             threshold=float(chosen.group(1)),
             params=sum(p.numel() for p in model.parameters()),

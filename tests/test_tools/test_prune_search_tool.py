@@ -102,7 +102,8 @@ def test_search_through_the_tool(setup, monkeypatch, capsys):
     (['--max-increase', 'F=0.1'], "unknown metric 'F'"),
     (['--max-increase', 'MAE=0.1', '--val-config', 'missing.py'],
      'missing.py not found'),
-    (['--max-increase', 'Sm=0.1'], "metric 'Sm' is not among"),
+    (['--max-increase', 'MAE=0.1', '--val-batch-size', '0'],
+     'val-batch-size must be >= 1'),
 ])
 def test_bad_flags(setup, monkeypatch, extra, match):
     tmp, cfg, ckpt = setup

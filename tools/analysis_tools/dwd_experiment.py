@@ -234,15 +234,26 @@ def _scores(evaluators: dict, model) -> dict:
     return out
 
 
-def _run(cmd: List[str], log_path: str, threads: int) -> None:
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads),
-               MKL_NUM_THREADS=str(threads), PYTHONUNBUFFERED='1')
-    with open(log_path, 'w') as log:
-        proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT,
-                              env=env)
-    if proc.returncode != 0:
-        raise SystemExit(f'dwd_experiment: {" ".join(cmd)} failed; see '
-                         f'{log_path}')
+def _spawn(name: str, cmd: List[str], log_path: str) -> tuple:
+    """Start one single-threaded tool process, its output in ``log_path``."""
+    env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1',
+               PYTHONUNBUFFERED='1')
+    log = open(log_path, 'w')
+    _log(f'{name}: ' + ' '.join(cmd))
+    return (name, subprocess.Popen(
+        cmd, stdout=log, stderr=subprocess.STDOUT, env=env), log,
+            time.time(), log_path)
+
+
+def _wait_all(procs: list, what: str) -> None:
+    """Wait for :func:`_spawn`'s processes; stop at the first failure."""
+    for name, proc, log, t0, log_path in procs:
+        proc.wait()
+        log.close()
+        if proc.returncode != 0:
+            raise SystemExit(f'dwd_experiment: {what} of {name} failed; see '
+                             f'{log_path}')
+        _log(f'{name}: {what} done in {time.time() - t0:.0f} s')
 
 
 def stage_eval(args, arms: Dict[str, str]) -> None:
@@ -302,21 +313,8 @@ def stage_search(args, arms: Dict[str, str]) -> None:
             str(size[0]),
             str(size[1]), '--val-batch-size', '16'
         ]
-        env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1',
-                   PYTHONUNBUFFERED='1')
-        log = open(osp.join(wd, 'prune.log'), 'w')
-        _log(f'{name}: ' + ' '.join(cmd))
-        procs.append((name, subprocess.Popen(
-            cmd, stdout=log, stderr=subprocess.STDOUT, env=env), log,
-            time.time()))
-    for name, proc, log, t0 in procs:
-        proc.wait()
-        log.close()
-        if proc.returncode != 0:
-            raise SystemExit(f'dwd_experiment: pruning {name} failed; see '
-                             f'{args.work_dir}/{name}/prune.log')
-        _log(f'{name}: threshold search + prune in {time.time() - t0:.0f} s'
-             f' ({args.work_dir}/{name}/pruned/search.md)')
+        procs.append(_spawn(name, cmd, osp.join(wd, 'prune.log')))
+    _wait_all(procs, 'threshold search + pruning')
     for name, cfg_path in arms.items():
         wd = osp.join(args.work_dir, name)
         pruned = osp.join(wd, 'pruned')
@@ -364,19 +362,8 @@ def stage_finetune(args, arms: Dict[str, str]) -> None:
             f'default_hooks.checkpoint.interval={args.finetune_iters}'
         ]
         os.makedirs(ft, exist_ok=True)
-        env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
-        log = open(osp.join(wd, 'finetune.log'), 'w')
-        _log(f'{name}: ' + ' '.join(cmd))
-        procs.append((name, subprocess.Popen(
-            cmd, stdout=log, stderr=subprocess.STDOUT, env=env), log,
-            time.time()))
-    for name, proc, log, t0 in procs:
-        proc.wait()
-        log.close()
-        if proc.returncode != 0:
-            raise SystemExit(f'dwd_experiment: fine-tune of {name} failed; '
-                             f'see {args.work_dir}/{name}/finetune.log')
-        _log(f'{name}: fine-tuned in {time.time() - t0:.0f} s')
+        procs.append(_spawn(name, cmd, osp.join(wd, 'finetune.log')))
+    _wait_all(procs, 'fine-tune')
     for name, cfg_path in arms.items():
         wd = osp.join(args.work_dir, name)
         out = osp.join(wd, 'finetuned.json')

@@ -14,6 +14,8 @@ import pytest
 import torch
 from mmengine.config import Config
 
+from csnet_mmseg.compat import load_checkpoint_file
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 BENCHMARKS = dict(
     ECSSD=('images', 'GT'),
@@ -99,8 +101,7 @@ def test_train_prune_finetune_test(sod_root):
     # 1b. the same step offline (tools/prune.py) on the trained checkpoint
     # with known channels made dead, so that the chain carries a narrower
     # model
-    ckpt = torch.load(
-        str(work / 'epoch_1.pth'), map_location='cpu', weights_only=False)
+    ckpt = load_checkpoint_file(str(work / 'epoch_1.pth'), map_location='cpu')
     sd = ckpt['state_dict']
     sd['backbone.stages.0.0.conv_mix.norm_act.norms.1.weight'][:] = 0
     sd['backbone.stages.2.1.conv_mix.norm_act.norms.0.weight'][:7] = 0
@@ -131,11 +132,11 @@ def test_train_prune_finetune_test(sod_root):
     assert 'ECSSD/MAE' in out
     ckpt = ft_work / 'epoch_1.pth'
     assert ckpt.is_file()
-    state = torch.load(str(ckpt), map_location='cpu', weights_only=False)
+    state = load_checkpoint_file(str(ckpt), map_location='cpu')
     narrow_params = sum(v.numel() for k, v in state['state_dict'].items()
                         if k.endswith('weight') and 'conv_mix' in k)
-    pruned_state = torch.load(
-        str(pruned / 'pruned.pth'), map_location='cpu', weights_only=False)
+    pruned_state = load_checkpoint_file(
+        str(pruned / 'pruned.pth'), map_location='cpu')
     assert narrow_params == sum(
         v.numel() for k, v in pruned_state['state_dict'].items()
         if k.endswith('weight') and 'conv_mix' in k)

@@ -8,7 +8,7 @@
 # differ only in what decays the targeted gammas (the BN gammas of every
 # gOctConv of the backbone); seed, initial weights, data order and schedule
 # are the same. Run them all with
-#   python tools/analysis_tools/dwd_duts_experiment.py
+#   python tools/analysis_tools/dwd_experiment.py
 # (or one arm with tools/train.py). Validation: val.txt (503 images).
 _base_ = [
     '../_base_/models/csnet.py', '../_base_/datasets/duts_tr_224.py',

@@ -22,6 +22,7 @@ from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
+from mmengine.logging import MMLogger
 
 from ..compat import (CheckpointError, load_checkpoint_file,
                       load_numpy_pickle)
@@ -32,7 +33,8 @@ from ..models.layer_table import format_layer_table_config as _format_table
 __all__ = [
     'ConversionError', 'layer_table_from_official', 'load_official_table',
     'load_official_checkpoint',
-    'convert_official_state_dict', 'format_layer_table_config'
+    'convert_official_state_dict', 'format_layer_table_config',
+    'flush_small_values', 'FLUSH_BELOW'
 ]
 
 SCALE_FACTOR = 100.0
@@ -180,10 +182,44 @@ def _depthwise(src: _Consumer, out: dict, s: str, d: str,
             _norm_act(src, out, f'{s}.bns.{j}', f'{s}.prelus.{j}', d, j, c)
 
 
+#: Float values below this magnitude are set to zero by the converter. The
+#: released weights hold subnormal floats (|v| < 1.18e-38), which run on the
+#: CPU's slow path and make the training form 1.4-2.3x slower; values this
+#: small cannot change an output in float32.
+FLUSH_BELOW = 1e-37
+
+
+def flush_small_values(state_dict: Dict[str, torch.Tensor],
+                       flush_below: float = FLUSH_BELOW) -> int:
+    """Set every floating-point value with ``|v| < flush_below`` to exactly
+    zero, in place.
+
+    Args:
+        state_dict (dict): Tensors to flush; non-float tensors are left alone.
+        flush_below (float): The magnitude below which a value becomes 0.
+
+    Returns:
+        int: How many values changed (non-zero values that became zero).
+    """
+    if flush_below <= 0:
+        raise ValueError(f'flush_below must be > 0, got {flush_below}')
+    changed = 0
+    for key, t in state_dict.items():
+        if not torch.is_tensor(t) or not t.is_floating_point():
+            continue
+        mask = (t.abs() < flush_below) & (t != 0)
+        n = int(mask.sum())
+        if n:
+            state_dict[key] = t.masked_fill(mask, 0.0)
+            changed += n
+    return changed
+
+
 def convert_official_state_dict(
         state_dict: Dict[str, torch.Tensor],
         table: Dict[str, dict],
-        dilations: Sequence[int] = CSNET_DILATIONS) -> 'OrderedDict':
+        dilations: Sequence[int] = CSNET_DILATIONS,
+        flush_below: Optional[float] = FLUSH_BELOW) -> 'OrderedDict':
     """Map a released state dict onto our ``EncoderDecoder`` keys.
 
     Every source tensor must be used exactly once and have the shape that the
@@ -194,6 +230,9 @@ def convert_official_state_dict(
             of DataParallel checkpoints are removed).
         table (dict): The layer table of that checkpoint.
         dilations (Sequence[int]): Dilations of the CSF block.
+        flush_below (float, optional): Float values with a smaller magnitude
+            become exactly 0 (see :func:`flush_small_values`); None keeps
+            them (subnormal values included). Defaults to 1e-37.
 
     Returns:
         OrderedDict: State dict for ``EncoderDecoder(backbone=CSNet,
@@ -242,6 +281,11 @@ def convert_official_state_dict(
         raise ConversionError(
             f'{len(left)} source tensors were not matched by the layer '
             f'table: {left[:10]}{" ..." if len(left) > 10 else ""}')
+    if flush_below is not None:
+        n = flush_small_values(out, flush_below)
+        MMLogger.get_current_instance().info(
+            f'converter: {n} float values with |v| < {flush_below:g} set '
+            'to 0')
     return out
 
 

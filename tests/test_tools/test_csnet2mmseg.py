@@ -83,3 +83,49 @@ def test_converter_refuses_to_overwrite(official_dir, tmp_path):
     assert res.returncode != 0
     assert 'exists' in res.stderr
     assert dst.read_text() == 'mine'
+
+
+def test_flush_small_values_counts_and_zeroes():
+    from csnet_mmseg.converters import flush_small_values
+    sd = dict(
+        a=torch.tensor([1e-40, -5e-39, 0.0, 1e-30, 1.0]),
+        b=torch.tensor([2e-38, 3.0]),
+        n=torch.tensor(7))
+    assert flush_small_values(sd, 1e-37) == 3
+    assert sd['a'].tolist() == [0.0, 0.0, 0.0, pytest.approx(1e-30), 1.0]
+    assert sd['b'].tolist() == [0.0, 3.0]
+    assert int(sd['n']) == 7
+    assert flush_small_values(sd, 1e-37) == 0
+    with pytest.raises(ValueError, match='flush_below'):
+        flush_small_values(sd, 0)
+
+
+@pytest.mark.parametrize('name', ['x1', 'x2'])
+def test_converter_flushes_subnormals(name, official_dir, tmp_path):
+    src = osp.join(official_dir, f'csnet-L-{name}.pth.tar')
+    source = load_official_checkpoint(src)
+    table = load_official_table(osp.join(official_dir, f'csnet-L-{name}.bin'))
+    kept = convert_official_state_dict(source, table, flush_below=None)
+    n_tiny = sum(int(((v.abs() < 1e-37) & (v != 0)).sum())
+                 for v in kept.values() if v.is_floating_point())
+    assert n_tiny > 0  # the released weights do hold subnormal values
+    flushed = convert_official_state_dict(source, table)
+    for k, v in flushed.items():
+        if v.is_floating_point():
+            assert not ((v.abs() < 1e-37) & (v != 0)).any(), k
+    # the tool reports the count and --keep-subnormal turns it off
+    dst = str(tmp_path / 'f.pth')
+    res = subprocess.run([sys.executable, TOOL, src, dst],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert res.returncode == 0, res.stderr
+    assert f'flushed {n_tiny} float values' in res.stdout
+    dst_keep = str(tmp_path / 'k.pth')
+    res = subprocess.run([sys.executable, TOOL, src, dst_keep,
+                          '--keep-subnormal'],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert res.returncode == 0, res.stderr
+    assert 'kept values' in res.stdout
+    ckpt = torch.load(dst_keep, map_location='cpu', weights_only=False)
+    assert sum(int(((v.abs() < 1e-37) & (v != 0)).sum())
+               for v in ckpt['state_dict'].values()
+               if v.is_floating_point()) == n_tiny

@@ -1,4 +1,5 @@
-"""Saliency maps for images with a CSNet model (PyTorch or ONNX Runtime).
+"""Saliency maps for images with a CSNet model (PyTorch, ONNX Runtime or
+OpenVINO).
 
     # PyTorch: config + checkpoint (--deploy: the fused, faster form)
     python tools/infer.py INPUT [INPUT ...] --out-dir OUT \
@@ -6,6 +7,10 @@
     # ONNX Runtime: a model from tools/deployment/pytorch2onnx.py
     python tools/infer.py INPUT [INPUT ...] --out-dir OUT \
         --backend onnxruntime --onnx csnet_l_x1.onnx
+    # OpenVINO (CPU): the same ONNX file, or config + checkpoint (the deploy
+    # form converted directly); --precision f32 (exact, default) | bf16 | f16
+    python tools/infer.py INPUT [INPUT ...] --out-dir OUT \
+        --backend openvino --onnx csnet_l_x1.onnx [--threads 1]
 
 INPUT is an image, a folder (its images) or a quoted glob ('imgs/*.jpg').
 Each image gives OUT/<stem>.png, an 8-bit saliency map at the image's
@@ -31,7 +36,8 @@ import torch
 from mmengine.utils import ProgressBar
 
 from csnet_mmseg.apis.inference import (
-    TEST_SIZE, OnnxRuntimeSaliency, PyTorchSaliency, collect_images,
+    TEST_SIZE, OnnxRuntimeSaliency, OpenVINOSaliency, PyTorchSaliency,
+    collect_images,
     overlay_image, read_image_rgb, resize_images, saliency_to_uint8)
 
 
@@ -43,7 +49,7 @@ def parse_args(argv=None):
     parser.add_argument('--out-dir', required=True, help='output folder')
     parser.add_argument(
         '--backend',
-        choices=['pytorch', 'onnxruntime'],
+        choices=['pytorch', 'onnxruntime', 'openvino'],
         default='pytorch',
         help='inference backend (default: pytorch)')
     parser.add_argument('--config', help='model config (pytorch backend)')
@@ -52,10 +58,17 @@ def parse_args(argv=None):
         '--deploy',
         action='store_true',
         help='pytorch backend: use the fused deploy form')
-    parser.add_argument('--onnx', help='.onnx model (onnxruntime backend)')
+    parser.add_argument(
+        '--onnx', help='.onnx model (onnxruntime or openvino backend)')
     parser.add_argument('--device', default='cpu', help='torch device')
     parser.add_argument(
-        '--threads', type=int, help='CPU threads (torch and ONNX Runtime)')
+        '--threads',
+        type=int,
+        help='CPU threads (torch, ONNX Runtime and OpenVINO)')
+    parser.add_argument(
+        '--precision',
+        help='openvino backend: inference precision hint, f32 (exact, '
+        'default), bf16 or f16 (reduced precision: measure its accuracy)')
     parser.add_argument(
         '--batch-size', type=int, default=1, help='images per forward pass')
     parser.add_argument(
@@ -75,12 +88,27 @@ def parse_args(argv=None):
             parser.error('the pytorch backend needs --config and --checkpoint')
         if args.onnx:
             parser.error('--onnx is for --backend onnxruntime')
-    else:
+    elif args.backend == 'onnxruntime':
         if not args.onnx:
             parser.error('the onnxruntime backend needs --onnx')
         if args.config or args.checkpoint or args.deploy:
             parser.error('--config/--checkpoint/--deploy are for the pytorch '
                          'backend')
+    else:
+        given = bool(args.config) + bool(args.checkpoint)
+        if (args.onnx and given) or (not args.onnx and given != 2):
+            parser.error('the openvino backend needs --onnx, or --config '
+                         'and --checkpoint (the deploy form is converted)')
+        if args.deploy:
+            parser.error('--deploy is for the pytorch backend (openvino '
+                         'always runs the deploy form)')
+    if args.precision is not None:
+        from csnet_mmseg.deploy.openvino_backend import PRECISIONS
+        if args.backend != 'openvino':
+            parser.error('--precision is for --backend openvino')
+        if args.precision not in PRECISIONS:
+            parser.error(f'--precision must be one of {", ".join(PRECISIONS)}'
+                         f', got {args.precision!r}')
     if args.batch_size < 1:
         parser.error('--batch-size must be >= 1')
     if args.threads is not None and args.threads < 1:
@@ -141,8 +169,15 @@ def main(argv=None):
         if args.backend == 'pytorch':
             predict = PyTorchSaliency(args.config, args.checkpoint,
                                       args.device, args.deploy)
-        else:
+        elif args.backend == 'onnxruntime':
             predict = OnnxRuntimeSaliency(args.onnx, args.threads)
+        else:
+            predict = OpenVINOSaliency(
+                args.onnx,
+                args.config,
+                args.checkpoint,
+                threads=args.threads,
+                precision=args.precision or 'f32')
     except Exception as e:  # a bad config, checkpoint or ONNX file
         sys.exit(f'error: cannot load the model: {e}')
     os.makedirs(args.out_dir, exist_ok=True)

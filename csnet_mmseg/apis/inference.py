@@ -4,7 +4,7 @@ Resize the image to 224x224 (bilinear), normalise with the ImageNet
 mean/std (RGB), run the network, take the sigmoid, and resize the
 probability map back to the original size (bilinear); 8-bit maps are
 ``round(255 * p)``. Backends: the PyTorch segmentor (training form or
-deploy form) and ONNX Runtime.
+deploy form), ONNX Runtime and OpenVINO.
 """
 import glob
 import os
@@ -149,6 +149,67 @@ class OnnxRuntimeSaliency:
         else:
             x = normalise(batch).numpy()
         out = torch.from_numpy(self.session.run(None, {self.input_name: x})[0])
+        return out.sigmoid() if self.logits else out
+
+
+class OpenVINOSaliency:
+    """Saliency with OpenVINO's CPU runtime.
+
+    The model is the deploy ONNX file of ``tools/deployment/pytorch2onnx.py``
+    (the kind of input is read from its input type and metadata, as
+    :class:`OnnxRuntimeSaliency` does), or, given ``config`` and
+    ``checkpoint`` instead, the deploy form of that segmentor converted by
+    OpenVINO's PyTorch frontend.
+
+    Args:
+        onnx_file (str, optional): The ``.onnx`` file.
+        config (str, optional): Model config (without ``onnx_file``).
+        checkpoint (str, optional): Checkpoint (without ``onnx_file``).
+        threads (int, optional): ``INFERENCE_NUM_THREADS``.
+        precision (str): ``INFERENCE_PRECISION_HINT``: 'f32' (exact,
+            default), 'bf16' or 'f16' (reduced: measure the accuracy).
+    """
+
+    def __init__(self,
+                 onnx_file: Optional[str] = None,
+                 config: Optional[str] = None,
+                 checkpoint: Optional[str] = None,
+                 threads: Optional[int] = None,
+                 precision: str = 'f32') -> None:
+        from ..deploy.openvino_backend import OpenVINORunner
+        if (onnx_file is None) == (config is None or checkpoint is None):
+            raise ValueError('OpenVINOSaliency needs either onnx_file, or '
+                             'config and checkpoint')
+        self.raw = self.uint8 = False
+        if onnx_file is not None:
+            import onnx
+            if not osp.isfile(onnx_file):
+                raise FileNotFoundError(f'ONNX file not found: {onnx_file}')
+            proto = onnx.load(onnx_file, load_external_data=False)
+            meta = {p.key: p.value for p in proto.metadata_props}
+            self.uint8 = proto.graph.input[0].type.tensor_type.elem_type \
+                == onnx.TensorProto.UINT8
+            self.raw = self.uint8 or meta.get(
+                'input', '').startswith('RGB image, values 0-255')
+            self.logits = proto.graph.output[0].name != 'saliency'
+            self.runner = OpenVINORunner(onnx_file, threads, precision)
+            self.mean, self.std = IMAGENET_MEAN, IMAGENET_STD
+        else:
+            torch_model = PyTorchSaliency(config, checkpoint, deploy=True)
+            self.mean, self.std = torch_model.mean, torch_model.std
+            self.logits = False
+            self.runner = OpenVINORunner(torch_model.model, threads,
+                                         precision)
+
+    def __call__(self, batch: np.ndarray) -> Tensor:
+        """uint8 RGB ``(N, 3, h, w)`` -> saliency ``(N, 1, h, w)``."""
+        if self.uint8:
+            x = batch
+        elif self.raw:
+            x = batch.astype(np.float32)
+        else:
+            x = normalise(batch, self.mean, self.std).numpy()
+        out = torch.from_numpy(self.runner(x))
         return out.sigmoid() if self.logits else out
 
 

@@ -1,7 +1,8 @@
 """Deploy-time CSNet: folded norms, merged gOctConv paths, ONNX-ready.
 
 Not imported by ``csnet_mmseg`` itself; use
-``from csnet_mmseg.deploy import convert_to_deploy``.
+``from csnet_mmseg.deploy import convert_to_deploy``. The OpenVINO runtime is
+in :mod:`csnet_mmseg.deploy.openvino_backend` (needs ``openvino``).
 """
 from .deploy_model import (IMAGENET_MEAN, IMAGENET_STD, DeployCSNet,
                            convert_to_deploy)

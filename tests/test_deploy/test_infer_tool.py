@@ -141,3 +141,62 @@ def test_mmseg_inference_api(tiny_files, tmp_path):
     ours = _read(out, 'a.png').astype(np.float64) / 255
     # logits resized then sigmoid (MMSeg) vs sigmoid then resized (here)
     assert np.abs(ours - sal.numpy()).mean() < 0.01
+
+
+def test_openvino_backend(infer, tiny_files, tmp_path):
+    """--backend openvino from the ONNX file and from config + checkpoint
+    gives the PyTorch maps (8-bit levels up to 1)."""
+    from csnet_mmseg.deploy.openvino_backend import openvino_available
+    if not openvino_available():
+        pytest.skip('openvino is not importable')
+    pytest.importorskip('onnx')
+    onnx_file = str(tmp_path / 'tiny.onnx')
+    export_onnx(
+        convert_to_deploy(tiny_files['segmentor'], with_sigmoid=False),
+        onnx_file,
+        shape=(64, 64))
+    ref_dir = str(tmp_path / 'pt')
+    assert infer.main([
+        tiny_files['images'], '--out-dir', ref_dir, '--config',
+        tiny_files['config'], '--checkpoint', tiny_files['checkpoint']
+    ]) == 0
+    for name, extra in [('ov_onnx', ['--onnx', onnx_file, '--batch-size',
+                                     '2']),
+                        ('ov_model', [
+                            '--config', tiny_files['config'], '--checkpoint',
+                            tiny_files['checkpoint'], '--precision', 'f32'
+                        ])]:
+        out = str(tmp_path / name)
+        assert infer.main([
+            tiny_files['images'], '--out-dir', out, '--backend', 'openvino',
+            '--threads', '1'
+        ] + extra) == 0
+        assert sorted(os.listdir(out)) == ['a.png', 'b.png', 'c.png']
+        for n in ('a.png', 'b.png', 'c.png'):
+            diff = np.abs(
+                _read(out, n).astype(int) - _read(ref_dir, n).astype(int))
+            assert diff.max() <= 1, (name, n)
+
+
+def test_backend_option_errors(infer, tiny_files, tmp_path, capsys):
+    out = ['--out-dir', str(tmp_path / 'o')]
+    model = ['--config', tiny_files['config'], '--checkpoint',
+             tiny_files['checkpoint']]
+    cases = [
+        (['--backend', 'openvino'], '--onnx, or --config'),
+        (['--backend', 'openvino', '--onnx', 'x.onnx'] + model,
+         '--onnx, or --config'),
+        (['--backend', 'openvino', '--config', tiny_files['config']],
+         '--onnx, or --config'),
+        (['--backend', 'openvino', '--deploy'] + model, '--deploy'),
+        (['--backend', 'openvino', '--precision', 'int3'] + model,
+         '--precision must be one of'),
+        (model + ['--precision', 'f32'], '--precision is for'),
+        (['--backend', 'openvino', '--threads', '0'] + model,
+         '--threads must be'),
+        (['--backend', 'onnxruntime'], 'needs --onnx'),
+    ]
+    for extra, message in cases:
+        with pytest.raises(SystemExit):
+            infer.main([tiny_files['images']] + out + extra)
+        assert message in capsys.readouterr().err, extra

@@ -1,0 +1,98 @@
+"""OpenVINO backend: the deploy form run by OpenVINO's CPU runtime equals
+the training form (random layer tables with absent scales, odd sizes)."""
+import numpy as np
+import pytest
+import torch
+from conftest import build_segmentor, training_form
+
+from csnet_mmseg.deploy import convert_to_deploy
+from csnet_mmseg.deploy.openvino_backend import (OpenVINORunner,
+                                                 compare_with_openvino,
+                                                 compile_openvino,
+                                                 convert_to_openvino,
+                                                 openvino_available)
+from csnet_mmseg.testing import SMALL_TABLE, TINY_TABLE
+
+if not openvino_available():
+    pytest.skip(
+        'openvino is not importable (pip install openvino==2026.4.1)',
+        allow_module_level=True)
+
+
+def _inputs(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    # odd sizes and a batch different from the tracing example
+    return [
+        torch.randn(2, 3, 75, 61, generator=g),
+        torch.randn(1, 3, 50, 66, generator=g),
+        torch.randn(1, 3, 33, 97, generator=g),
+    ]
+
+
+@pytest.mark.parametrize('table,seed', [(TINY_TABLE, 1), (SMALL_TABLE, 2),
+                                        (TINY_TABLE, 3)])
+def test_pytorch_frontend_equals_training_form(table, seed):
+    seg = build_segmentor(table, seed=seed)
+    model = convert_to_deploy(seg)
+    runner = OpenVINORunner(model, threads=1, example_shape=(1, 3, 64, 64))
+    assert runner.precision == 'f32'
+    diff, n = compare_with_openvino(
+        lambda x: training_form(seg, x), runner, _inputs(seed))
+    assert n == 3 and diff <= 1e-4, diff
+
+
+def test_onnx_file_equals_training_form(tmp_path):
+    pytest.importorskip('onnx')
+    from csnet_mmseg.deploy.onnx_export import export_onnx
+    seg = build_segmentor(TINY_TABLE, seed=4)
+    model = convert_to_deploy(seg, with_sigmoid=True)
+    out = str(tmp_path / 'tiny.onnx')
+    export_onnx(model, out, shape=(64, 64))
+    runner = OpenVINORunner(out, threads=1)
+    assert runner.output_name == 'saliency'
+    diff, _ = compare_with_openvino(
+        lambda x: training_form(seg, x).sigmoid(), runner, _inputs(4))
+    assert diff <= 1e-4, diff
+    # a converted model compiles again, and float64-free numpy input works
+    ov_model = convert_to_openvino(out)
+    again = OpenVINORunner(ov_model, threads=1)
+    x = _inputs(5)[1]
+    np.testing.assert_allclose(again(x.numpy()), runner(x), atol=1e-6)
+
+
+def test_peer_module_through_pytorch_frontend():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.BatchNorm2d(8),
+        torch.nn.ReLU(), torch.nn.Conv2d(8, 2, 1)).eval()
+    runner = OpenVINORunner(net, threads=1, example_shape=(1, 3, 32, 32))
+    diff, _ = compare_with_openvino(net, runner, _inputs(6)[:2])
+    assert diff <= 1e-4
+
+
+def test_bad_options():
+    seg = build_segmentor(TINY_TABLE, seed=0)
+    ov_model = convert_to_openvino(
+        convert_to_deploy(seg), example_shape=(1, 3, 32, 32))
+    with pytest.raises(ValueError, match='precision'):
+        compile_openvino(ov_model, precision='int4')
+    with pytest.raises(ValueError, match='threads'):
+        compile_openvino(ov_model, threads=0)
+    with pytest.raises(FileNotFoundError, match='not found'):
+        convert_to_openvino('/nonexistent/model.onnx')
+    with pytest.raises(TypeError, match='nn.Module'):
+        convert_to_openvino(3)
+    with pytest.raises(ValueError, match='example_shape'):
+        convert_to_openvino(convert_to_deploy(seg), example_shape=(3, 8, 8))
+
+
+def test_profile_counts_layers():
+    seg = build_segmentor(TINY_TABLE, seed=0)
+    runner = OpenVINORunner(
+        convert_to_deploy(seg),
+        threads=1,
+        example_shape=(1, 3, 32, 32),
+        profile=True)
+    runner(torch.randn(1, 3, 40, 40))
+    info = runner.profile()
+    assert info and {p.node_type for p in info} & {'Convolution', 'Conv'}

@@ -150,6 +150,8 @@ class OpenVINORunner:
         example_shape (Sequence[int]): Tracing shape for a module.
             Defaults to (1, 3, 224, 224).
         profile (bool): Collect per-layer timings. Defaults to False.
+        dynamic (bool): For a module: dynamic batch and image size (else
+            fixed to ``example_shape``). Defaults to True.
     """
 
     def __init__(self,
@@ -157,12 +159,13 @@ class OpenVINORunner:
                  threads: Optional[int] = None,
                  precision: str = 'f32',
                  example_shape: Sequence[int] = (1, 3, 224, 224),
-                 profile: bool = False) -> None:
+                 profile: bool = False,
+                 dynamic: bool = True) -> None:
         ov = _import_openvino()
         if isinstance(model, (str, nn.Module)):
             if isinstance(model, str) and not osp.isfile(model):
                 raise FileNotFoundError(f'model file not found: {model}')
-            model = convert_to_openvino(model, example_shape) \
+            model = convert_to_openvino(model, example_shape, dynamic) \
                 if isinstance(model, nn.Module) or model.endswith('.onnx') \
                 else ov.Core().read_model(model)
         self.ov_model = model

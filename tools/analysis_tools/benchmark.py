@@ -1,15 +1,18 @@
-"""CPU latency, size and memory of CSNet (training form, deploy form, ONNX
-Runtime) side by side with MMSeg's light models, as one markdown report.
+"""CPU latency, throughput, size and memory of CSNet (training form, deploy
+form, ONNX Runtime, OpenVINO) side by side with MMSeg's light models, as one
+markdown report.
 
     python tools/analysis_tools/benchmark.py [--out table.md] \
         [--models csnet_l_x1 csnet_l_x2 fastscnn lraspp_mv3s] \
-        [--forms train train-ftz deploy ort] [--sizes 224 320 512] \
-        [--threads 1 2] [--repeats 20] [--warmup 5] [--quick] [--no-memory] \
-        [--flops-size 224] [--checkpoint NAME=PATH] [--random-weights]
+        [--forms train train-ftz deploy ort openvino] [--sizes 224 320 512] \
+        [--threads 1 2] [--batches 1 8] [--repeats 20] [--warmup 5] \
+        [--quick] [--no-memory] [--flops-size 224] \
+        [--checkpoint NAME=PATH] [--random-weights]
 
 Latency: batch 1, the median wall time of ``--repeats`` runs after
 ``--warmup`` runs, per input size and thread count (``torch.set_num_threads``
-for PyTorch, ``intra_op_num_threads`` for ONNX Runtime). Every output is
+for PyTorch, ``intra_op_num_threads`` for ONNX Runtime,
+``INFERENCE_NUM_THREADS`` for OpenVINO). Every output is
 the full-size result: the training form includes the final bilinear resize
 of the logits, as EncoderDecoder inference does.
 
@@ -19,7 +22,14 @@ much of the deploy speed-up comes from the subnormal weights of the released
 checkpoints); ``deploy`` = ``csnet_mmseg.deploy.convert_to_deploy``;
 ``ort`` = the deploy form exported by ``tools/deployment/pytorch2onnx.py``
 (dynamic shapes) in ONNX Runtime (for peers: their segmentor exported at
-each size).
+each size); ``openvino`` = the same ONNX file in OpenVINO's CPU runtime with
+the exact f32 precision hint (for peers: their segmentor converted by
+OpenVINO's PyTorch frontend at each input shape).
+
+Throughput (``--batches 1 8``): images per second at each batch size, at the
+first thread count (batch 1 is the latency table's run). The ratio to
+Fast-SCNN compares each row with Fast-SCNN's fastest form at the same size
+and thread count.
 
 The models and their weights: see ``benchmark_models.py`` (CSNet from
 ``--checkpoint NAME=PATH``, ``work_dirs/converted/NAME.pth``, the released
@@ -84,6 +94,13 @@ def parse_args(argv=None):
         default=[1, 2],
         help='CPU thread counts (default 1 2)')
     parser.add_argument(
+        '--batches',
+        nargs='+',
+        type=int,
+        default=[1],
+        help='batch sizes of the throughput table (default 1: none); '
+        'latency is always batch 1')
+    parser.add_argument(
         '--repeats', type=int, default=20, help='timed runs (median)')
     parser.add_argument('--warmup', type=int, default=5, help='untimed runs')
     parser.add_argument(
@@ -122,6 +139,10 @@ def parse_args(argv=None):
         parser.error('--sizes must be >= 32')
     if min(args.threads) < 1:
         parser.error('--threads must be >= 1')
+    if min(args.batches) < 1:
+        parser.error('--batches must be >= 1')
+    if 1 not in args.batches:
+        args.batches = [1] + list(args.batches)
     args.checkpoints = checkpoint_paths(parser, args.checkpoint)
     if args.out and osp.exists(args.out) and not args.overwrite:
         parser.error(f'{args.out} exists; pass --overwrite to replace it')
@@ -141,11 +162,16 @@ def time_fn(fn, x, warmup: int, repeats: int) -> float:
     return statistics.median(times) * 1e3
 
 
-def measure(runner: Runner, form: str, size: int, threads: int, args):
+def measure(runner: Runner,
+            form: str,
+            size: int,
+            threads: int,
+            args,
+            batch: int = 1):
     torch.set_num_threads(threads)
     torch.manual_seed(size)
-    x = torch.randn(1, 3, size, size)
-    fn = runner.callable(form, size, threads)
+    x = torch.randn(batch, 3, size, size)
+    fn = runner.callable(form, size, threads, batch)
     torch.set_flush_denormal(form == 'train-ftz')
     try:
         with torch.no_grad():
@@ -155,7 +181,8 @@ def measure(runner: Runner, form: str, size: int, threads: int, args):
 
 
 def max_diffs(runner: Runner, size: int):
-    """max |form - train| at ``size`` for deploy and ORT (CSNet only)."""
+    """max |form - train| at ``size`` for deploy, ORT and OpenVINO (CSNet
+    only)."""
     out = {}
     x = torch.randn(
         1, 3, size, size, generator=torch.Generator().manual_seed(1))
@@ -167,6 +194,12 @@ def max_diffs(runner: Runner, size: int):
             try:
                 fn = runner.callable('ort', size, 1)
                 out['ort'] = float(np.abs(fn(x) - ref.numpy()).max())
+            except Exception:  # noqa: BLE001  (reported elsewhere)
+                pass
+        if 'openvino' in runner.forms():
+            try:
+                fn = runner.callable('openvino', size, 1)
+                out['openvino'] = float(np.abs(fn(x) - ref.numpy()).max())
             except Exception:  # noqa: BLE001  (reported elsewhere)
                 pass
     return out
@@ -227,7 +260,8 @@ def build_report(results, meta, args) -> str:
     lines.append('# CPU benchmark: CSNet forms vs MMSeg light models\n')
     lines.append(
         f"Machine: {meta['cpu']}, {meta['cores']} logical cores; "
-        f"torch {meta['torch']}, onnxruntime {meta['ort']}. "
+        f"torch {meta['torch']}, onnxruntime {meta['ort']}, "
+        f"openvino {meta.get('openvino', 'n/a')}. "
         f'Batch 1, median of {args.repeats} runs after '
         f'{args.warmup} warm-up runs'
         f"{' (QUICK smoke run: not for reporting)' if args.quick else ''}"
@@ -238,6 +272,10 @@ def build_report(results, meta, args) -> str:
             head.append(f'{s}² {t}t (ms)')
     if len(sizes) > 1:
         head.append(f'{sizes[-1]}²/{sizes[0]}² latency ({threads[0]}t)')
+    ref_peer = 'fastscnn' if 'fastscnn' in results['models'] else None
+    if ref_peer:
+        for s in sizes:
+            head.append(f'÷ Fast-SCNN best {s}² {threads[0]}t')
     head.append('peak RSS growth (MiB)')
     lines.append('| ' + ' | '.join(head) + ' |')
     lines.append('|' + '---|' * len(head))
@@ -246,14 +284,18 @@ def build_report(results, meta, args) -> str:
         'train-ftz': 'PyTorch, training form + flush-denormal',
         'deploy': 'PyTorch, deploy form',
         'ort': 'ONNX Runtime (deploy form)',
+        'openvino': 'OpenVINO f32 (deploy form)',
     }
     for model in results['models']:
         for form in results['forms'][model]:
             info = results['complexity'].get((model, form), {})
             label = form_label[form]
-            if form in ('train', 'ort') and model not in CSNET:
-                label = ('PyTorch (eval)'
-                         if form == 'train' else 'ONNX Runtime')
+            if form in ('train', 'ort', 'openvino') and model not in CSNET:
+                label = {
+                    'train': 'PyTorch (eval)',
+                    'ort': 'ONNX Runtime',
+                    'openvino': 'OpenVINO f32 (PyTorch frontend)'
+                }[form]
             row = [
                 results['labels'][model], label,
                 f"{info['params']:,}" if 'params' in info else '-',
@@ -266,6 +308,12 @@ def build_report(results, meta, args) -> str:
                 a = lat.get((model, form, sizes[0], threads[0]))
                 b = lat.get((model, form, sizes[-1], threads[0]))
                 row.append(fmt_ratio(b / a) if a and b else 'n/a')
+            if ref_peer:
+                for s in sizes:
+                    v = lat.get((model, form, s, threads[0]))
+                    pb = _best(lat, ref_peer, results['forms'][ref_peer], s,
+                               threads[0])
+                    row.append(fmt_ratio(v / pb[0]) if v and pb else 'n/a')
             mem = results['memory'].get((model, form))
             row.append(f'{mem:.1f}' if isinstance(mem, float) else (
                 mem or '-'))
@@ -275,6 +323,7 @@ def build_report(results, meta, args) -> str:
         lines.append(f'\nPixel-count ratio {sizes[-1]}²/{sizes[0]}² = '
                      f'{ratio:.2f}: a latency ratio near it means linear '
                      'growth with the pixel count.')
+    lines.extend(_throughput_lines(results, args))
 
     # speed-ups of the CSNet forms
     csnets = [m for m in results['models'] if m in CSNET]
@@ -282,20 +331,26 @@ def build_report(results, meta, args) -> str:
         lines.append('\n## Speed-ups over the training form '
                      '(same model, size, threads)\n')
         cols = [
-            f for f in ('train-ftz', 'deploy', 'ort')
+            f for f in ('train-ftz', 'deploy', 'ort', 'openvino')
             if any(f in results['forms'][m] for m in csnets)
         ]
+        names = {'deploy': 'deploy', 'ort': 'ORT', 'openvino': 'OpenVINO'}
+        diff_forms = [c for c in cols if c in names]
         head = ['model', 'size', 'threads'] + [{
             'train-ftz': 'train+FTZ / train',
             'deploy': 'deploy / train',
-            'ort': 'ORT / train'
-        }[c] for c in cols] + ['max abs diff vs train (deploy, ORT)']
+            'ort': 'ORT / train',
+            'openvino': 'OpenVINO / train'
+        }[c] for c in cols] + [
+            'max abs diff vs train (' +
+            ', '.join(names[c] for c in diff_forms) + ')'
+        ]
         lines.append('| ' + ' | '.join(head) + ' |')
         lines.append('|' + '---|' * len(head))
         for m in csnets:
             d = results['diffs'].get(m, {})
             diff = ', '.join(f'{d[k]:.1e}' if k in d else 'n/a'
-                             for k in ('deploy', 'ort'))
+                             for k in diff_forms)
             for s in sizes:
                 for t in threads:
                     base = lat.get((m, 'train', s, t))
@@ -314,7 +369,7 @@ def build_report(results, meta, args) -> str:
                      'and threads; fastest form of each)\n')
         head = [
             'size', 'threads', 'CSNet model', 'CSNet ms (form)', 'peer',
-            'peer ms (form)', 'verdict'
+            'peer ms (form)', 'CSNet / peer', 'verdict'
         ]
         lines.append('| ' + ' | '.join(head) + ' |')
         lines.append('|' + '---|' * len(head))
@@ -330,6 +385,9 @@ def build_report(results, meta, args) -> str:
                         row.append(results['labels'][p])
                         row.append(
                             f'{fmt_ms(pb[0])} ({pb[1]})' if pb else 'n/a')
+                        row.append(
+                            fmt_ratio(best[0] / pb[0]) if best and pb else
+                            'n/a')
                         row.append(_verdict(m, best, results['labels'][p], pb))
                         lines.append('| ' + ' | '.join(row) + ' |')
 
@@ -349,6 +407,12 @@ def build_report(results, meta, args) -> str:
                  '392x392 (n/a below). Peers in ONNX Runtime are exported '
                  'at each size (static shapes); CSNet\'s ONNX model is the '
                  'dynamic-shape one that pytorch2onnx.py writes.')
+    lines.append('- OpenVINO: CPU plugin, `INFERENCE_PRECISION_HINT=f32` '
+                 '(exact; the CPU\'s default may be bf16), '
+                 '`INFERENCE_NUM_THREADS` = threads, latency hint. CSNet runs '
+                 'the dynamic-shape deploy ONNX file; peers are converted '
+                 'from PyTorch by `openvino.convert_model` at each input '
+                 'shape (Fast-SCNN does not export to ONNX).')
     lines.append('- train+FTZ: the training form with '
                  '`torch.set_flush_denormal(True)`; the released CSNet '
                  'weights hold subnormal floats (pruned channels), which the '
@@ -362,6 +426,34 @@ def build_report(results, meta, args) -> str:
     for note in results['errors']:
         lines.append(f'- {note}')
     return '\n'.join(lines) + '\n'
+
+
+def _throughput_lines(results, args):
+    """Images per second at each of ``--batches`` (first thread count)."""
+    batches = sorted(set(getattr(args, 'batches', [1])))
+    if batches == [1]:
+        return []
+    t = args.threads[0]
+    lat, blat = results['latency'], results.get('batch_latency', {})
+    out = [
+        f'\n## Throughput (images/s, {t} thread{"s" if t > 1 else ""}; '
+        'batch 1 from the latency run)\n'
+    ]
+    head = ['model', 'form'] + [
+        f'{s}² batch {b}' for s in args.sizes for b in batches
+    ]
+    out.append('| ' + ' | '.join(head) + ' |')
+    out.append('|' + '---|' * len(head))
+    for model in results['models']:
+        for form in results['forms'][model]:
+            row = [results['labels'][model], form]
+            for s in args.sizes:
+                for b in batches:
+                    ms = lat.get((model, form, s, t)) if b == 1 else \
+                        blat.get((model, form, s, t, b))
+                    row.append(f'{1e3 * b / ms:.1f}' if ms else 'n/a')
+            out.append('| ' + ' | '.join(row) + ' |')
+    return out
 
 
 def _fmt_macs(info, size):
@@ -403,8 +495,17 @@ def machine_meta():
         ort = onnxruntime.__version__
     except ImportError:
         ort = 'not installed'
+    try:
+        import openvino
+        ov = openvino.__version__
+    except ImportError:
+        ov = 'not installed'
     return dict(
-        cpu=cpu, cores=os.cpu_count(), torch=torch.__version__, ort=ort)
+        cpu=cpu,
+        cores=os.cpu_count(),
+        torch=torch.__version__,
+        ort=ort,
+        openvino=ov)
 
 
 def main(argv=None):
@@ -424,7 +525,8 @@ def main(argv=None):
         memory={},
         diffs={},
         errors=[],
-        memory_method=None)
+        memory_method=None,
+        batch_latency={})
     with tempfile.TemporaryDirectory() as tmp:
         runners = []
         for name in args.models:
@@ -450,6 +552,21 @@ def main(argv=None):
             results['latency'][key] = ms
             log(f'[{k}/{len(jobs)}] {r.name} {form} {s}x{s} {t} thread(s): '
                 f'{fmt_ms(ms)} ms')
+        t = args.threads[0]
+        bjobs = [(r, f, s, b) for r in runners for f in r.forms()
+                 for s in args.sizes for b in sorted(set(args.batches))
+                 if b != 1 and results['latency'].get((r.name, f, s, t))]
+        for k, (r, form, s, b) in enumerate(bjobs, 1):
+            try:
+                ms = measure(r, form, s, t, args, batch=b)
+            except Exception as e:  # noqa: BLE001  (reported in the table)
+                ms = None
+                msg = str(e).strip().splitlines()[0][:160]
+                results['errors'].append(
+                    f'{r.label} {form} {s}x{s} batch {b}: failed ({msg})')
+            results['batch_latency'][(r.name, form, s, t, b)] = ms
+            log(f'[batch {k}/{len(bjobs)}] {r.name} {form} {s}x{s} batch '
+                f'{b}: {fmt_ms(ms)} ms')
         torch.set_num_threads(args.threads[0])
         for r in runners:
             log(f'complexity and output check: {r.name} ...')

@@ -1,6 +1,13 @@
 """The models and forms that ``benchmark.py`` and ``benchmark_memory.py``
 measure: the released CSNet configs (training form, deploy form, ONNX
-Runtime) and MMSeg's light models, each built once with its callables.
+Runtime, OpenVINO) and MMSeg's light models, each built once with its
+callables.
+
+OpenVINO (f32 precision hint, the exact form): CSNet's deploy form from its
+dynamic-shape ONNX file (converted from the PyTorch module directly if the
+export fails); a peer converted from its PyTorch module by OpenVINO's PyTorch
+frontend at each input shape (Fast-SCNN does not export to ONNX, so this is
+its only non-PyTorch form).
 
 CSNet weights: ``--checkpoint NAME=PATH``, else
 ``work_dirs/converted/NAME.pth``, else converted on the fly from
@@ -40,7 +47,7 @@ PEERS = {
         label='LR-ASPP MobileNetV3-S'),
 }
 ALL_MODELS = list(CSNET) + list(PEERS)
-ALL_FORMS = ['train', 'train-ftz', 'deploy', 'ort']
+ALL_FORMS = ['train', 'train-ftz', 'deploy', 'ort', 'openvino']
 
 
 def add_weight_args(parser) -> None:
@@ -194,6 +201,7 @@ class Runner:
             self.deploy = convert_to_deploy(seg)
         self.onnx_files = {}  # size (None: dynamic) -> path or exception
         self.sessions = {}
+        self.ov_runners = {}  # (shape or None, threads) -> runner
 
     def forms(self):
         out = []
@@ -245,11 +253,37 @@ class Runner:
             self.sessions[key] = ort_session(path, threads)
         return self.sessions[key]
 
-    def callable(self, form, size, threads):
+    def openvino(self, shape, threads):
+        """An OpenVINO runner (f32) for inputs of ``shape`` (N, C, H, W):
+        CSNet's one is dynamic (from the ONNX file), a peer's is converted
+        from its PyTorch module at that shape."""
+        from csnet_mmseg.deploy.openvino_backend import OpenVINORunner
+        key = (None if self.is_csnet else tuple(shape), threads)
+        if key not in self.ov_runners:
+            if self.is_csnet:
+                path = self.onnx_file(shape[-1])
+                model = self.deploy if isinstance(path, Exception) else path
+            else:
+                model = self.train
+            with silenced_fds(), warnings.catch_warnings():
+                warnings.simplefilter('ignore')
+                self.ov_runners[key] = OpenVINORunner(
+                    model,
+                    threads=threads,
+                    precision='f32',
+                    example_shape=tuple(shape),
+                    dynamic=self.is_csnet)
+        return self.ov_runners[key]
+
+    def callable(self, form, size, threads, batch=1):
         if form in ('train', 'train-ftz'):
             return lambda x: self.train(x)
         if form == 'deploy':
             return lambda x: self.deploy(x)
+        if form == 'openvino':
+            return self.openvino((batch, 3, size, size), threads)
+        if not self.is_csnet and batch != 1:
+            raise RuntimeError('peers are exported to ONNX at batch 1 only')
         sess = self.session(size, threads)
         name = sess.get_inputs()[0].name
         return lambda x: sess.run(None, {name: x.numpy()})[0]

@@ -27,7 +27,8 @@ the exact f32 precision hint (for peers: their segmentor converted by
 OpenVINO's PyTorch frontend at each input shape).
 
 Throughput (``--batches 1 8``): images per second at each batch size, at the
-first thread count (batch 1 is the latency table's run). The ratio to
+first thread count (batch 1 is the latency table's run; a batch b is timed
+``max(3, repeats // b)`` times after at most one warm-up run). The ratio to
 Fast-SCNN compares each row with Fast-SCNN's fastest form at the same size
 and thread count.
 
@@ -173,9 +174,13 @@ def measure(runner: Runner,
     x = torch.randn(batch, 3, size, size)
     fn = runner.callable(form, size, threads, batch)
     torch.set_flush_denormal(form == 'train-ftz')
+    # a batch of b images takes about b times as long: fewer runs keep the
+    # throughput table's time near the latency table's
+    warmup = args.warmup if batch == 1 else min(args.warmup, 1)
+    repeats = args.repeats if batch == 1 else max(3, args.repeats // batch)
     try:
         with torch.no_grad():
-            return time_fn(fn, x, args.warmup, args.repeats)
+            return time_fn(fn, x, warmup, repeats)
     finally:
         torch.set_flush_denormal(False)
 

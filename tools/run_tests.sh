@@ -5,9 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install.sh
 VENV=${VENV:-$(pwd)/.venv}
-# The distributed tests run in their own pytest process, before the others:
-# once, a full run crashed (SIGSEGV) at the start of the DDP test after the
-# OpenVINO tests had loaded OpenVINO's thread pool into the same process; the
-# DDP test alone and beside single OpenVINO tests passed. Cause not yet found.
+# Three pytest processes. The tests that load OpenVINO (tests/test_deploy)
+# run in their own process, last: with OpenVINO's runtime loaded in the same
+# process, later training tests crashed with SIGSEGV twice (at the DDP test
+# and at the recipe-chain test), while each passed on its own. The cause is
+# not yet found; until it is, OpenVINO and in-process training do not share a
+# process. The distributed tests also get their own process.
 "$VENV/bin/python" -m pytest tests/test_distributed "$@"
-exec "$VENV/bin/python" -m pytest tests --ignore=tests/test_distributed "$@"
+"$VENV/bin/python" -m pytest tests --ignore=tests/test_distributed --ignore=tests/test_deploy "$@"
+exec "$VENV/bin/python" -m pytest tests/test_deploy "$@"

@@ -43,8 +43,14 @@ def build_act_layer(act_cfg: OptConfigType, channels: int) -> nn.Module:
     if act_cfg is None:
         return nn.Identity()
     cfg = copy.deepcopy(act_cfg)
-    if cfg.get('type') in ('PReLU', nn.PReLU):
+    kind = cfg.get('type')
+    if kind in ('PReLU', 'FastPReLU') or (isinstance(kind, type)
+                                          and issubclass(kind, nn.PReLU)):
         cfg.setdefault('num_parameters', channels)
+    if kind == 'FastPReLU':
+        # registered in mmseg's registry, which mmcv's builder only reaches
+        # under the mmseg default scope
+        return MODELS.build(cfg)
     return build_activation_layer(cfg)
 
 

@@ -154,16 +154,17 @@ def test_channels_last_training_gradients_close():
     loss0, g0 = _loss_and_grads(model, x, samples)
     loss1, g1 = _loss_and_grads(cl, x, samples)
     loss_ref, g_ref = _loss_and_grads(ref, x.double(), samples)
-    assert abs(loss1 - loss0) < 1e-4
-    assert abs(loss1.double() - loss_ref) < 1e-4
+    assert abs(loss1 - loss0) < 1e-5
+    assert abs(loss1.double() - loss_ref) < 1e-5
 
     def rel_l2(a, b):
         num = sum(((a[n].double() - b[n].double())**2).sum() for n in b)
         den = sum((b[n].double()**2).sum() for n in b)
         return float((num / den).sqrt())
 
-    assert rel_l2(g1, g_ref) < 0.1
-    assert rel_l2(g1, g0) < 0.1
+    # measured: 0.0023 for both float32 forms against float64
+    assert rel_l2(g1, g_ref) < 0.02
+    assert rel_l2(g1, g0) < 0.02
 
 
 def test_channels_last_in_state_dict_free_config():

@@ -9,6 +9,7 @@ exact ``'f32'`` (OpenVINO's own default on CPUs with AMX/AVX512-BF16 is bf16,
 which moves CSNet's logits by about 0.3: a reduced precision is used only
 when asked for, and must be measured for accuracy).
 """
+import contextlib
 import os.path as osp
 from typing import Optional, Sequence, Tuple, Union
 
@@ -62,7 +63,10 @@ def convert_to_openvino(model: Union[str, nn.Module],
             used to trace a module. Defaults to (1, 3, 224, 224).
         dynamic (bool): For a module, leave batch, height and width dynamic
             (``[-1, C, -1, -1]``); otherwise the model is fixed to
-            ``example_shape``. Defaults to True.
+            ``example_shape`` (and the deploy form's integer-factor
+            upsamplings are traced in their faster exact form, see
+            :func:`~csnet_mmseg.deploy.ops.static_size_export`).
+            Defaults to True.
 
     Returns:
         openvino.Model: The converted model (not yet compiled).
@@ -88,7 +92,9 @@ def convert_to_openvino(model: Union[str, nn.Module],
         pass
     c = int(example_shape[1])
     shape = [-1, c, -1, -1] if dynamic else [int(v) for v in example_shape]
-    with torch.no_grad():
+    from .ops import static_size_export
+    static = contextlib.nullcontext() if dynamic else static_size_export()
+    with torch.no_grad(), static:
         return ov.convert_model(
             model, example_input=example, input=[(shape, ov.Type.f32)])
 

@@ -123,3 +123,18 @@ def test_set_export_plan():
             if isinstance(m, FusedGOctConv)} == {'sum'}
     with pytest.raises(ValueError, match='export plan must be one of'):
         set_export_plan(block, 'fast')
+
+
+@pytest.mark.parametrize('factor', [2, 4, 8])
+@pytest.mark.parametrize('size', [(7, 7), (5, 9), (1, 3)])
+def test_upsample_by_equals_bilinear(factor, size):
+    from csnet_mmseg.deploy import upsample_by
+    x = torch.randn(2, 3, *size, generator=torch.Generator().manual_seed(0))
+    ref = nn.functional.interpolate(
+        x,
+        size=(size[0] * factor, size[1] * factor),
+        mode='bilinear',
+        align_corners=False)
+    got = upsample_by(x, factor)
+    assert got.shape == ref.shape
+    assert (got - ref).abs().max().item() <= 1e-5

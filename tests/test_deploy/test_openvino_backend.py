@@ -84,6 +84,8 @@ def test_bad_options():
         convert_to_openvino(3)
     with pytest.raises(ValueError, match='example_shape'):
         convert_to_openvino(convert_to_deploy(seg), example_shape=(3, 8, 8))
+    with pytest.raises(ValueError, match='dynamic must be'):
+        convert_to_openvino(convert_to_deploy(seg), dynamic='size')
 
 
 def test_profile_counts_layers():
@@ -148,4 +150,17 @@ def test_fixed_size_pytorch_frontend():
     x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(9))
     diff, _ = compare_with_openvino(lambda x: training_form(seg, x), runner,
                                     [x])
+    assert diff <= 1e-4, diff
+    # a dynamic batch at the fixed size
+    runner = OpenVINORunner(
+        convert_to_deploy(seg),
+        threads=1,
+        example_shape=(1, 3, 64, 64),
+        dynamic='batch')
+    assert 'Interpolate' not in {
+        op.get_type_name()
+        for op in runner.ov_model.get_ops()
+    }
+    diff, _ = compare_with_openvino(lambda x: training_form(seg, x), runner,
+                                    [x, x.expand(3, -1, -1, -1)])
     assert diff <= 1e-4, diff

@@ -48,23 +48,31 @@ def test_quantize_writes_int8_ir(tool, tiny_files, data, tmp_path, capsys):
     base = [
         tiny_files['config'], tiny_files['checkpoint'], '--out',
         str(out), '--calib-root', data['calib'], '--calib-split',
-        'train.txt', '--num-calib', '2', '--size', '32', '--bench-sizes',
-        '32', '--rounds', '1', '--runs', '1', '--eval-root', data['eval']
+        'train.txt', '--num-calib', '2', '--size', '32', '--rounds', '1',
+        '--runs', '1'
     ]
+    # the fixed-size graph (the default)
     assert tool.main(base) == 0
     text = capsys.readouterr().out
     assert out.is_file() and out.with_suffix('.bin').is_file()
     assert 'FakeQuantize' in out.read_text()
     fq = int(re.search(r': (\d+) FakeQuantize nodes; 2 calibration', text)[1])
-    assert fq > 0
+    assert fq > 0 and 'fixed-size graph' in text
     n8 = int(re.search(r'(\d+) nodes of the int8 model run in int8', text)[1])
     assert n8 > 0
     assert re.search(r'\| 32 \| [\d.]+ \| [\d.]+ \| [\d.]+x \|', text)
-    assert '| int8 - f32 |' in text and 'within the bound' in text
     # an existing output is kept unless --overwrite is given
     with pytest.raises(SystemExit):
         tool.main(base)
     assert '--overwrite' in capsys.readouterr().err
+    # the accuracy table (224x224 protocol: a dynamic-size graph here)
+    assert tool.main(base + [
+        '--overwrite', '--dynamic', '--no-bench', '--eval-root', data['eval']
+    ]) == 0
+    text = capsys.readouterr().out
+    assert 'dynamic-size graph' in text and '| 32 |' not in text
+    assert '| int8 - f32 |' in text and 'within the bound' in text
+    assert re.search(r'\| f32 \| 0\.\d{5} \| 0\.\d{5} \|', text)
 
 
 def test_calibration_choice(tool, tiny_files, data):
@@ -94,10 +102,11 @@ def test_bad_flags(tool, tiny_files, data, tmp_path, capsys):
         (good + ['--model-type', 'cnn'], '--model-type must be one of'),
         (good + ['--num-calib', '0'], '--num-calib must be >= 1'),
         (good + ['--size', '16'], '--size must be >= 32'),
-        (good + ['--bench-sizes', '8'], '--bench-sizes must be >= 32'),
         (good + ['--threads', '0'], '--threads must be >= 1'),
         (good + ['--calib-split', 'nope.txt'], '--calib-split not found'),
         (good + ['--eval-root', data['calib']], '--eval-root'),
+        (good + ['--eval-root', data['eval'], '--size', '64'],
+         'needs --size 224 or --dynamic'),
         (['--calib-root', data['calib'], '--out', 'model.onnx'],
          '--out must be an OpenVINO .xml'),
         (['--calib-root', data['calib'], '--out', str(existing)],

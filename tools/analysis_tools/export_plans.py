@@ -63,6 +63,12 @@ def parse_args(argv=None):
         action='store_true',
         help='per node type times (OpenVINO PERF_COUNT) of each form')
     parser.add_argument(
+        '--peer',
+        choices=['fastscnn', 'lraspp_mv3s'],
+        help='also time this MMSeg model in OpenVINO (converted from '
+        'PyTorch at each size, random weights; see benchmark_models.py) in '
+        'the same rounds, and give each form\'s ratio to it')
+    parser.add_argument(
         '--random-weights',
         action='store_true',
         help='random weights and BN statistics instead of a checkpoint')
@@ -163,13 +169,20 @@ def main(argv=None):
                 for size in args.sizes
             }
     forms = [(p, s) for p in args.plans for s in args.shapes]
+    peer = None
+    if args.peer:
+        from benchmark_models import PEERS, FullSize, build_peer
+        peer = FullSize(build_peer(args.peer)).eval()
+        forms.append((PEERS[args.peer]['label'], 'peer'))
     print(f'# OpenVINO f32, {args.threads} thread(s), batch 1: median of '
           f'{args.rounds} round medians of {args.runs} runs, forms '
           'alternating\n')
     print('| size | plan | shape | ms | / first form (median of per-round '
           'ratios) | round medians min-max | max abs diff vs training form '
-          '|')
-    print('|---|---|---|---|---|---|---|')
+          '|' + (f' / {forms[-1][0]} (median of per-round ratios) |'
+                 if peer is not None else ''))
+    print('|---|---|---|---|---|---|---|' + ('---|' if peer is not None
+                                              else ''))
     profiles = {}
     for size in args.sizes:
         x = np.random.RandomState(size).randn(1, 3, size, size).astype(
@@ -178,6 +191,18 @@ def main(argv=None):
             ref = segmentor_logits(seg, torch.from_numpy(x)).numpy()
         reqs, diffs = {}, {}
         for p, s in forms:
+            if s == 'peer':
+                from csnet_mmseg.deploy.openvino_backend import (
+                    compile_openvino, convert_to_openvino)
+                with warnings.catch_warnings():
+                    warnings.simplefilter('ignore')
+                    m = convert_to_openvino(peer, (1, 3, size, size), False)
+                reqs[p, s] = compile_openvino(
+                    m, args.threads, 'f32').create_infer_request()
+                for _ in range(3):
+                    reqs[p, s].infer({0: x})
+                diffs[p, s] = float('nan')
+                continue
             m = fixed[size][p] if s == 'fixed' else models[p]
             req = compile_form(m, s, size,
                                args.threads).create_infer_request()
@@ -202,10 +227,17 @@ def main(argv=None):
             ratio = statistics.median(
                 a / b for a, b in zip(rounds[f], rounds[forms[0]]))
             spread = f'{min(rounds[f]):.1f}-{max(rounds[f]):.1f}'
-            print(f'| {size} | {f[0]} | {f[1]} | {ms:.2f} | {ratio:.3f}x | '
-                  f'{spread} | {diffs[f]:.1e} |')
+            line = (f'| {size} | {f[0]} | {f[1]} | {ms:.2f} | {ratio:.3f}x | '
+                    f'{spread} | {diffs[f]:.1e} |')
+            if peer is not None:
+                line += ' {:.2f}x |'.format(
+                    statistics.median(
+                        a / b for a, b in zip(rounds[f], rounds[forms[-1]])))
+            print(line)
         if args.profile:
             for f in forms:
+                if f[1] == 'peer':
+                    continue
                 m = fixed[size][f[0]] if f[1] == 'fixed' else models[f[0]]
                 req = compile_form(m, f[1], size, args.threads,
                                    True).create_infer_request()

@@ -7,12 +7,14 @@ OpenVINO, and its measurement against the exact f32 model.
         [--num-calib 300] [--size 224] [--preset performance|mixed] \
         [--ignore-types GroupConvolution ...] [--no-fast-bias-correction] \
         [--model-type transformer] [--eval-root ../shared/data/pascal-s-dev] \
-        [--bench-sizes 224 512] [--rounds 7] [--runs 10] [--threads 1] \
+        [--dynamic] [--no-bench] [--rounds 7] [--runs 10] [--threads 1] \
         [--overwrite]
 
 Steps: the segmentor is converted with ``convert_to_deploy`` (logits
-output), exported to ONNX (dynamic batch and size) and converted to an
-OpenVINO model; ``nncf.quantize`` calibrates it on ``--num-calib`` images
+output), exported to ONNX for ``--size`` x ``--size`` with a dynamic batch
+(the fastest OpenVINO graph; ``--dynamic``: dynamic height and width too)
+and converted to an OpenVINO model; ``nncf.quantize`` calibrates it on
+``--num-calib`` images
 (a seeded random choice from ``--calib-split``, a list of image stems in
 ``--calib-root``) prepared exactly as the test pipeline does: read as RGB,
 resized to ``--size`` x ``--size`` with OpenCV's bilinear filter, ImageNet
@@ -21,10 +23,10 @@ mean/std. The quantised model is saved as OpenVINO IR (``--out``, .xml +
 
 Then it reports, as markdown tables:
 
-- latency of f32 and int8 at each ``--bench-sizes`` (batch 1, ``--threads``;
-  both compiled for the static shape; in one process, the two forms
-  alternating over ``--rounds`` rounds of ``--runs`` runs; the median of the
-  round medians);
+- latency of f32 and int8 at ``--size`` (batch 1, ``--threads``; both
+  compiled for that static shape; in one process, the two forms alternating
+  over ``--rounds`` rounds of ``--runs`` runs: the median of the round
+  medians, and the median of the per-round ratios);
 - which nodes run in int8: OpenVINO's per-node counters (``PERF_COUNT``) of
   the compiled int8 and f32 models, per node type with the execution
   precision and time;
@@ -102,11 +104,12 @@ def parse_args(argv=None):
         help='accuracy set: a folder with images/ and GT/ (e.g. '
         '../shared/data/pascal-s-dev)')
     parser.add_argument(
-        '--bench-sizes',
-        type=int,
-        nargs='*',
-        default=[224],
-        help='latency sizes (square), default 224; none: no timing')
+        '--dynamic',
+        action='store_true',
+        help='export with dynamic height and width (default: fixed to '
+        '--size, whose upsamplings OpenVINO runs faster)')
+    parser.add_argument(
+        '--no-bench', action='store_true', help='skip the latency table')
     parser.add_argument(
         '--rounds', type=int, default=7, help='timing rounds (default 7)')
     parser.add_argument(
@@ -127,8 +130,6 @@ def parse_args(argv=None):
         parser.error(f'--num-calib must be >= 1, got {args.num_calib}')
     if args.size < 32:
         parser.error(f'--size must be >= 32, got {args.size}')
-    if any(s < 32 for s in args.bench_sizes):
-        parser.error(f'--bench-sizes must be >= 32, got {args.bench_sizes}')
     if args.rounds < 1 or args.runs < 1:
         parser.error('--rounds and --runs must be >= 1')
     if args.threads < 1:
@@ -151,6 +152,9 @@ def parse_args(argv=None):
     if args.eval_root and not all(
             osp.isdir(osp.join(args.eval_root, d)) for d in ('images', 'GT')):
         parser.error(f'--eval-root {args.eval_root} needs images/ and GT/')
+    if args.eval_root and args.size != 224 and not args.dynamic:
+        parser.error('--eval-root runs the 224x224 protocol: it needs '
+                     '--size 224 or --dynamic')
     return args
 
 
@@ -202,15 +206,16 @@ def build_deploy(config: str, checkpoint: str):
     return convert_to_deploy(init_segmentor(config, checkpoint, 'cpu'))
 
 
-def to_openvino(model, tmpdir: str):
-    """The deploy form's OpenVINO model (through its ONNX export, as the
-    benchmark and ``tools/infer.py`` run it)."""
+def to_openvino(model, tmpdir: str, size: int, dynamic: bool):
+    """The deploy form's OpenVINO model through its ONNX export (for
+    ``size`` x ``size`` and any batch, or any size with ``dynamic``)."""
     from csnet_mmseg.deploy.onnx_export import export_onnx
     from csnet_mmseg.deploy.openvino_backend import convert_to_openvino
     path = osp.join(tmpdir, 'deploy.onnx')
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
-        export_onnx(model, path)
+        export_onnx(
+            model, path, shape=(size, size), dynamic_size=dynamic)
     return convert_to_openvino(path)
 
 
@@ -359,33 +364,31 @@ def main(argv=None):
         sys.exit(f'error: {e}')
     model = build_deploy(args.config, args.checkpoint)
     with tempfile.TemporaryDirectory() as tmp:
-        f32 = to_openvino(model, tmp)
+        f32 = to_openvino(model, tmp, args.size, args.dynamic)
     t0 = time.perf_counter()
     int8 = quantize(f32, files, args)
     quant_s = time.perf_counter() - t0
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     ov.save_model(int8, args.out, compress_to_fp16=False)
     fq = sum(op.get_type_name() == 'FakeQuantize' for op in int8.get_ops())
-    opts = (f'preset={args.preset}, model_type={args.model_type}, '
+    opts = (f'{"dynamic" if args.dynamic else "fixed"}-size graph, '
+            f'preset={args.preset}, model_type={args.model_type}, '
             f'fast_bias_correction={not args.no_fast_bias_correction}, '
             f'ignored types={args.ignore_types or "none"}')
     print(f'wrote {args.out}: {fq} FakeQuantize nodes; {len(files)} '
           f'calibration images at {args.size}x{args.size} from '
           f'{args.calib_root} ({quant_s:.0f} s; {opts})\n')
     forms = {'f32': f32, 'int8': int8}
-    if args.bench_sizes:
+    size = args.size
+    if not args.no_bench:
         print(f'| size | f32 ms | int8 ms | int8 / f32 (median of per-round '
               f'ratios) | round medians min-max ({args.rounds} rounds x '
               f'{args.runs} runs, {args.threads} thread(s)) |')
         print('|---|---|---|---|---|')
-        for size in args.bench_sizes:
-            t = time_forms(forms, size, args)
-            spread = ', '.join(f'{k} {v[1]:.1f}-{v[2]:.1f}'
-                               for k, v in t.items())
-            print(f'| {size} | {t["f32"][0]:.2f} | {t["int8"][0]:.2f} | '
-                  f'{t["int8"][3]:.3f}x | {spread} |')
-        print()
-    size = args.bench_sizes[0] if args.bench_sizes else args.size
+        t = time_forms(forms, size, args)
+        spread = ', '.join(f'{k} {v[1]:.1f}-{v[2]:.1f}' for k, v in t.items())
+        print(f'| {size} | {t["f32"][0]:.2f} | {t["int8"][0]:.2f} | '
+              f'{t["int8"][3]:.3f}x | {spread} |\n')
     tables = {k: node_table(m, size, args) for k, m in forms.items()}
     print(f'Executed nodes per type at {size}x{size} (count, mean ms) by '
           'execution precision:\n')

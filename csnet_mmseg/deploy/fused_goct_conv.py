@@ -23,8 +23,8 @@ MultiScale = List[Optional[Tensor]]
 #:   (OpenVINO fuses each addition and the PReLU into a convolution), one
 #:   convolution per coarse input and output (no slicing), and each input
 #:   max-pooled once per level (pool by 4 = pool by 2 of the pool by 2,
-#:   exact for floored max pooling). Measured 4-10% faster in OpenVINO
-#:   (docs/deployment.md).
+#:   exact for floored max pooling). In OpenVINO 0-15% faster than
+#:   ``'concat'`` (csnet_l_x1/x2 at 224 and 512, docs/deployment.md).
 EXPORT_PLANS = {
     'concat': (True, False, False),
     'sum': (False, True, True),

@@ -12,8 +12,7 @@ from .ops import (avg_pool2x, conv2d, exporting, halve, max_pool2x,
 MultiScale = List[Optional[Tensor]]
 
 #: Graphs a :class:`FusedGOctConv` can trace (ONNX export, OpenVINO's
-#: PyTorch frontend), as (concatenate, split, chain) flags; the eager
-#: forward always runs the ``'concat'`` plan.
+#: PyTorch frontend); the eager forward always runs the ``'concat'`` plan.
 #:
 #: - ``'concat'``: per output scale the pooled/upsampled inputs are
 #:   concatenated and convolved once; a coarse input feeding several finer
@@ -25,10 +24,7 @@ MultiScale = List[Optional[Tensor]]
 #:   max-pooled once per level (pool by 4 = pool by 2 of the pool by 2,
 #:   exact for floored max pooling). In OpenVINO 0-15% faster than
 #:   ``'concat'`` (csnet_l_x1/x2 at 224 and 512, docs/deployment.md).
-EXPORT_PLANS = {
-    'concat': (True, False, False),
-    'sum': (False, True, True),
-}
+EXPORT_PLANS = ('concat', 'sum')
 DEFAULT_EXPORT_PLAN = 'sum'
 
 
@@ -227,61 +223,45 @@ class FusedGOctConv(nn.Module):
         return outs
 
     def _forward_export(self, xs: MultiScale, sizes: dict) -> MultiScale:
-        """The export graph of :attr:`export_plan` (see
-        :data:`EXPORT_PLANS`): the same weights, sliced per path where
-        needed (constant slices, folded by the exporter)."""
-        concat, split, chain = EXPORT_PLANS[self.export_plan]
+        """The ``'sum'`` export graph (see :data:`EXPORT_PLANS`): the same
+        weights, sliced per path (constant slices, folded by the
+        exporter)."""
         pooled = {}
 
         def pool(i: int, times: int) -> Tensor:
             if times == 0:
                 return xs[i]
-            if not chain:
-                return max_pool2x(xs[i], times)
-            if (i, times) not in pooled:
+            if (i, times) not in pooled:  # pool by 2 of the pool by 2
                 pooled[i, times] = max_pool2x(pool(i, times - 1), 1)
             return pooled[i, times]
 
         pieces: List[List[Tensor]] = [[] for _ in self.out_channels]
         for i, k, slices in self.coarse_plan:
             w, b = self.weights[k], self.biases[k]
-            if not split:
-                y = conv2d(xs[i], w, b, self.padding, self.dilation)
-            for j, start, end in slices:
-                if start < 0:  # the whole output
-                    yj = conv2d(xs[i], w, b, self.padding,
-                                self.dilation) if split else y
-                elif split:
-                    yj = conv2d(xs[i], w[start:end], b[start:end],
-                                self.padding, self.dilation)
-                else:
-                    yj = y[:, start:end]
-                pieces[j].append(upsample(yj, sizes[j]))
+            for j, start, end in slices:  # one convolution per output
+                if start >= 0:
+                    w_j, b_j = w[start:end], b[start:end]
+                else:  # the whole output
+                    w_j, b_j = w, b
+                y = conv2d(xs[i], w_j, b_j, self.padding, self.dilation)
+                pieces[j].append(upsample(y, sizes[j]))
         outs: MultiScale = []
         for j, plan in enumerate(self.out_plan):
             if plan is None:
                 outs.append(None)
                 continue
             k, entries = plan
-            parts = [
-                pool(i, arg) if op == 'pool' else upsample(xs[i], sizes[arg])
-                for i, op, arg in entries
-            ]
-            y = None
-            if parts and (concat or len(parts) == 1):
-                y = self._conv(
-                    parts[0] if len(parts) == 1 else torch.cat(parts, dim=1),
-                    k)
-            elif parts:
-                col = 0
-                for n, ((i, _, _), x) in enumerate(zip(entries, parts)):
-                    c = self.in_channels[i]
-                    # the bias once, with the first path
-                    p = conv2d(x, self.weights[k][:, col:col + c],
-                               self.biases[k] if n == 0 else None,
-                               self.padding, self.dilation)
-                    col += c
-                    y = p if y is None else y + p
+            y, col = None, 0
+            for n, (i, op, arg) in enumerate(entries):
+                x = pool(i, arg) if op == 'pool' else upsample(
+                    xs[i], sizes[arg])
+                c = self.in_channels[i]
+                # the bias once, with the first path
+                p = conv2d(x, self.weights[k][:, col:col + c],
+                           self.biases[k] if n == 0 else None, self.padding,
+                           self.dilation)
+                col += c
+                y = p if y is None else y + p
             for p in pieces[j]:
                 y = p if y is None else y + p
             outs.append(self.acts[j](y) if self.has_act[j] else y)
@@ -319,8 +299,8 @@ def set_export_plan(module: nn.Module, plan: str) -> nn.Module:
         nn.Module: ``module``.
     """
     if plan not in EXPORT_PLANS:
-        raise ValueError(f'export plan must be one of {tuple(EXPORT_PLANS)}, '
-                         f'got {plan!r}')
+        raise ValueError(f'export plan must be one of {EXPORT_PLANS}, got '
+                         f'{plan!r}')
     for m in module.modules():
         if isinstance(m, FusedGOctConv):
             m.export_plan = plan

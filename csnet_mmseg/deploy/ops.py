@@ -2,7 +2,7 @@
 CSNet's few-channel, high-resolution maps, and plain standard ops while
 exporting to ONNX (same results either way)."""
 import contextlib
-from typing import Iterator, Sequence
+from typing import Iterator, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -50,7 +50,7 @@ def onednn_inference(x: Tensor) -> bool:
 
 def conv2d(x: Tensor,
            weight: Tensor,
-           bias: Tensor,
+           bias: Optional[Tensor],
            padding: int = 0,
            dilation: int = 1,
            groups: int = 1) -> Tensor:

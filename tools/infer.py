@@ -11,6 +11,9 @@ OpenVINO).
     # form converted directly); --precision f32 (exact, default) | bf16 | f16
     python tools/infer.py INPUT [INPUT ...] --out-dir OUT \
         --backend openvino --onnx csnet_l_x1.onnx [--threads 1]
+    # OpenVINO IR, e.g. an INT8 model of tools/deployment/quantize_openvino.py
+    python tools/infer.py INPUT [INPUT ...] --out-dir OUT \
+        --backend openvino --ir csnet_l_x2_int8.xml
 
 INPUT is an image, a folder (its images) or a quoted glob ('imgs/*.jpg').
 Each image gives OUT/<stem>.png, an 8-bit saliency map at the image's
@@ -60,6 +63,10 @@ def parse_args(argv=None):
         help='pytorch backend: use the fused deploy form')
     parser.add_argument(
         '--onnx', help='.onnx model (onnxruntime or openvino backend)')
+    parser.add_argument(
+        '--ir',
+        help='openvino backend: an OpenVINO IR .xml (e.g. the INT8 model of '
+        'tools/deployment/quantize_openvino.py)')
     parser.add_argument('--device', default='cpu', help='torch device')
     parser.add_argument(
         '--threads',
@@ -83,6 +90,11 @@ def parse_args(argv=None):
         help='stop at the first image that cannot be read or written '
         '(default: report it, skip it and go on)')
     args = parser.parse_args(argv)
+    if args.ir is not None:
+        if args.backend != 'openvino':
+            parser.error('--ir is for --backend openvino')
+        if not args.ir.endswith('.xml'):
+            parser.error(f'--ir must be an OpenVINO .xml file, got {args.ir}')
     if args.backend == 'pytorch':
         if not (args.config and args.checkpoint):
             parser.error('the pytorch backend needs --config and --checkpoint')
@@ -96,9 +108,11 @@ def parse_args(argv=None):
                          'backend')
     else:
         given = bool(args.config) + bool(args.checkpoint)
-        if (args.onnx and given) or (not args.onnx and given != 2):
-            parser.error('the openvino backend needs --onnx, or --config '
-                         'and --checkpoint (the deploy form is converted)')
+        files = bool(args.onnx) + bool(args.ir)
+        if files > 1 or (files and given) or (not files and given != 2):
+            parser.error('the openvino backend needs --onnx, --ir, or '
+                         '--config and --checkpoint (the deploy form is '
+                         'converted)')
         if args.deploy:
             parser.error('--deploy is for the pytorch backend (openvino '
                          'always runs the deploy form)')
@@ -173,7 +187,7 @@ def main(argv=None):
             predict = OnnxRuntimeSaliency(args.onnx, args.threads)
         else:
             predict = OpenVINOSaliency(
-                args.onnx,
+                args.onnx or args.ir,
                 args.config,
                 args.checkpoint,
                 threads=args.threads,

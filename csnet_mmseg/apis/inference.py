@@ -157,12 +157,16 @@ class OpenVINOSaliency:
 
     The model is the deploy ONNX file of ``tools/deployment/pytorch2onnx.py``
     (the kind of input is read from its input type and metadata, as
-    :class:`OnnxRuntimeSaliency` does), or, given ``config`` and
+    :class:`OnnxRuntimeSaliency` does), an OpenVINO IR (``.xml``, e.g. the
+    INT8 model of ``tools/deployment/quantize_openvino.py``: normalised
+    float input, ``logits`` output), or, given ``config`` and
     ``checkpoint`` instead, the deploy form of that segmentor converted by
-    OpenVINO's PyTorch frontend.
+    OpenVINO's PyTorch frontend for the protocol's 224x224 input and any
+    batch (its upsamplings then run as exact transposed convolutions).
 
     Args:
-        onnx_file (str, optional): The ``.onnx`` file.
+        onnx_file (str, optional): The ``.onnx`` (or OpenVINO ``.xml``)
+            file.
         config (str, optional): Model config (without ``onnx_file``).
         checkpoint (str, optional): Checkpoint (without ``onnx_file``).
         threads (int, optional): ``INFERENCE_NUM_THREADS``.
@@ -181,7 +185,14 @@ class OpenVINOSaliency:
             raise ValueError('OpenVINOSaliency needs either onnx_file, or '
                              'config and checkpoint')
         self.raw = self.uint8 = False
-        if onnx_file is not None:
+        if onnx_file is not None and onnx_file.endswith('.xml'):
+            if not osp.isfile(onnx_file):
+                raise FileNotFoundError(f'OpenVINO IR not found: {onnx_file}')
+            self.runner = OpenVINORunner(onnx_file, threads, precision)
+            self.uint8 = self.runner.input_type == 'u8'
+            self.logits = self.runner.output_name != 'saliency'
+            self.mean, self.std = IMAGENET_MEAN, IMAGENET_STD
+        elif onnx_file is not None:
             import onnx
             if not osp.isfile(onnx_file):
                 raise FileNotFoundError(f'ONNX file not found: {onnx_file}')
@@ -198,8 +209,13 @@ class OpenVINOSaliency:
             torch_model = PyTorchSaliency(config, checkpoint, deploy=True)
             self.mean, self.std = torch_model.mean, torch_model.std
             self.logits = False
-            self.runner = OpenVINORunner(torch_model.model, threads,
-                                         precision)
+            # the protocol's fixed size (any batch): the faster graph
+            self.runner = OpenVINORunner(
+                torch_model.model,
+                threads,
+                precision,
+                example_shape=(1, 3, *TEST_SIZE),
+                dynamic='batch')
 
     def __call__(self, batch: np.ndarray) -> Tensor:
         """uint8 RGB ``(N, 3, h, w)`` -> saliency ``(N, 1, h, w)``."""

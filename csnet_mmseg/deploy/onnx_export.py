@@ -1,4 +1,5 @@
 """ONNX export of the deploy-time CSNet and its check with ONNX Runtime."""
+import contextlib
 import io
 import os
 import os.path as osp
@@ -10,6 +11,7 @@ import torch
 from torch import Tensor
 
 from .deploy_model import DeployCSNet
+from .ops import static_size_export
 
 INPUT_NAME = 'input'
 
@@ -24,9 +26,10 @@ def export_onnx(model: DeployCSNet,
                 shape: Sequence[int] = (224, 224),
                 opset: int = 17,
                 input_dtype: torch.dtype = torch.float32,
-                overwrite: bool = False) -> Dict[str, str]:
+                overwrite: bool = False,
+                dynamic_size: bool = True) -> Dict[str, str]:
     """Export a :class:`DeployCSNet` to ONNX with dynamic batch, height and
-    width.
+    width (or only a dynamic batch, ``dynamic_size=False``).
 
     The graph is traced (TorchScript-based exporter) at ``shape`` with batch
     1; every size in it is computed from the input's shape, so any batch and
@@ -46,6 +49,11 @@ def export_onnx(model: DeployCSNet,
             (only with ``with_preprocess``). Defaults to float32.
         overwrite (bool): Replace an existing ``out_file``.
             Defaults to False.
+        dynamic_size (bool): Dynamic height and width. False fixes them to
+            ``shape``: the bilinear upsamplings by an integer factor then
+            become exact transposed depthwise convolutions
+            (:func:`~csnet_mmseg.deploy.ops.upsample_by`), which OpenVINO
+            runs faster than a resize. Defaults to True.
 
     Returns:
         dict: The metadata written into the model.
@@ -75,10 +83,14 @@ def export_onnx(model: DeployCSNet,
         dummy = torch.randn(1, 3, h, w)
     dummy = dummy.to(model.mean.device)
     out_name = output_name(model)
-    axes = {0: 'batch', 2: 'height', 3: 'width'}
+    axes = {0: 'batch', 2: 'height', 3: 'width'} if dynamic_size else {
+        0: 'batch'
+    }
     buf = io.BytesIO()
     model.eval()
-    with torch.no_grad(), warnings.catch_warnings():
+    static = contextlib.nullcontext() if dynamic_size else \
+        static_size_export()
+    with torch.no_grad(), warnings.catch_warnings(), static:
         # the TorchScript-based exporter is deprecated in favour of the
         # dynamo one (which needs onnxscript); the trace is checked below
         warnings.simplefilter('ignore')

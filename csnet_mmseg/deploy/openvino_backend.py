@@ -9,6 +9,7 @@ exact ``'f32'`` (OpenVINO's own default on CPUs with AMX/AVX512-BF16 is bf16,
 which moves CSNet's logits by about 0.3: a reduced precision is used only
 when asked for, and must be measured for accuracy).
 """
+import contextlib
 import os.path as osp
 from typing import Optional, Sequence, Tuple, Union
 
@@ -48,7 +49,7 @@ def _import_openvino():
 
 def convert_to_openvino(model: Union[str, nn.Module],
                         example_shape: Sequence[int] = (1, 3, 224, 224),
-                        dynamic: bool = True):
+                        dynamic: Union[bool, str] = True):
     """An OpenVINO model (``openvino.Model``) from an ONNX file or a PyTorch
     module.
 
@@ -60,9 +61,13 @@ def convert_to_openvino(model: Union[str, nn.Module],
             OpenVINO's PyTorch frontend.
         example_shape (Sequence[int]): ``(N, C, H, W)`` of the example input
             used to trace a module. Defaults to (1, 3, 224, 224).
-        dynamic (bool): For a module, leave batch, height and width dynamic
-            (``[-1, C, -1, -1]``); otherwise the model is fixed to
-            ``example_shape``. Defaults to True.
+        dynamic (bool | str): For a module: True leaves batch, height and
+            width dynamic (``[-1, C, -1, -1]``); ``'batch'`` only the batch
+            (``[-1, C, H, W]``); False fixes the model to ``example_shape``.
+            With a fixed size the deploy form's integer-factor upsamplings
+            are traced in their faster exact form (see
+            :func:`~csnet_mmseg.deploy.ops.static_size_export`).
+            Defaults to True.
 
     Returns:
         openvino.Model: The converted model (not yet compiled).
@@ -86,9 +91,18 @@ def convert_to_openvino(model: Union[str, nn.Module],
         example = example.to(param.device)
     except StopIteration:
         pass
-    c = int(example_shape[1])
-    shape = [-1, c, -1, -1] if dynamic else [int(v) for v in example_shape]
-    with torch.no_grad():
+    if dynamic not in (True, False, 'batch'):
+        raise ValueError(f"dynamic must be True, False or 'batch', got "
+                         f'{dynamic!r}')
+    shape = [int(v) for v in example_shape]
+    if dynamic is True:
+        shape = [-1, shape[1], -1, -1]
+    elif dynamic == 'batch':
+        shape[0] = -1
+    from .ops import static_size_export
+    static = contextlib.nullcontext() if dynamic is True else \
+        static_size_export()
+    with torch.no_grad(), static:
         return ov.convert_model(
             model, example_input=example, input=[(shape, ov.Type.f32)])
 
@@ -150,8 +164,9 @@ class OpenVINORunner:
         example_shape (Sequence[int]): Tracing shape for a module.
             Defaults to (1, 3, 224, 224).
         profile (bool): Collect per-layer timings. Defaults to False.
-        dynamic (bool): For a module: dynamic batch and image size (else
-            fixed to ``example_shape``). Defaults to True.
+        dynamic (bool | str): For a module: dynamic batch and image size
+            (True), dynamic batch only (``'batch'``), or fixed to
+            ``example_shape`` (False). Defaults to True.
     """
 
     def __init__(self,
@@ -160,7 +175,7 @@ class OpenVINORunner:
                  precision: str = 'f32',
                  example_shape: Sequence[int] = (1, 3, 224, 224),
                  profile: bool = False,
-                 dynamic: bool = True) -> None:
+                 dynamic: Union[bool, str] = True) -> None:
         ov = _import_openvino()
         if isinstance(model, (str, nn.Module)):
             if isinstance(model, str) and not osp.isfile(model):

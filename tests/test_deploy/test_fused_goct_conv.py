@@ -3,7 +3,8 @@ import pytest
 import torch
 from torch import nn
 
-from csnet_mmseg.deploy import FusedGOctConv, FusedILBlock
+from csnet_mmseg.deploy import FusedGOctConv, FusedILBlock, fused_goct_conv
+from csnet_mmseg.deploy.fused_goct_conv import EXPORT_PLANS, set_export_plan
 from csnet_mmseg.models.layers import GOctConv, ILBlock, scale_size
 from csnet_mmseg.testing import randomise_weights
 
@@ -96,3 +97,44 @@ def test_wrong_input_types():
         FusedGOctConv(nn.Conv2d(3, 3, 1))
     with pytest.raises(TypeError, match='ILBlock'):
         FusedILBlock(nn.Conv2d(3, 3, 1))
+
+
+@pytest.mark.parametrize('plan', list(EXPORT_PLANS))
+@pytest.mark.parametrize('cin,cout,k,stride', CASES)
+def test_export_plans_equal_goct_conv(plan, cin, cout, k, stride,
+                                      monkeypatch):
+    """Every export graph (run eagerly, as traced) equals the training form,
+    odd sizes and absent scales included."""
+    torch.manual_seed(0)
+    layer = _randomise(GOctConv(cin, cout, kernel_size=k, stride=stride))
+    fused = FusedGOctConv(layer)
+    set_export_plan(fused, plan)
+    monkeypatch.setattr(fused_goct_conv, 'exporting', lambda: True)
+    for base in [(32, 32), (29, 23)]:
+        xs = _inputs(cin, base)
+        with torch.no_grad():
+            _check(layer(xs, base), fused(xs, base))
+
+
+def test_set_export_plan():
+    block = FusedILBlock(_randomise(ILBlock([4, 3], [5, 2])))
+    assert set_export_plan(block, 'sum') is block
+    assert {m.export_plan for m in block.modules()
+            if isinstance(m, FusedGOctConv)} == {'sum'}
+    with pytest.raises(ValueError, match='export plan must be one of'):
+        set_export_plan(block, 'fast')
+
+
+@pytest.mark.parametrize('factor', [2, 4, 8])
+@pytest.mark.parametrize('size', [(7, 7), (5, 9), (1, 3)])
+def test_upsample_by_equals_bilinear(factor, size):
+    from csnet_mmseg.deploy import upsample_by
+    x = torch.randn(2, 3, *size, generator=torch.Generator().manual_seed(0))
+    ref = nn.functional.interpolate(
+        x,
+        size=(size[0] * factor, size[1] * factor),
+        mode='bilinear',
+        align_corners=False)
+    got = upsample_by(x, factor)
+    assert got.shape == ref.shape
+    assert (got - ref).abs().max().item() <= 1e-5

@@ -155,13 +155,20 @@ def test_openvino_backend(infer, tiny_files, tmp_path):
         convert_to_deploy(tiny_files['segmentor'], with_sigmoid=False),
         onnx_file,
         shape=(64, 64))
+    # an OpenVINO IR (as quantize_openvino.py writes, here in f32)
+    import openvino as ov
+
+    from csnet_mmseg.deploy.openvino_backend import convert_to_openvino
+    ir_file = str(tmp_path / 'tiny.xml')
+    ov.save_model(
+        convert_to_openvino(onnx_file), ir_file, compress_to_fp16=False)
     ref_dir = str(tmp_path / 'pt')
     assert infer.main([
         tiny_files['images'], '--out-dir', ref_dir, '--config',
         tiny_files['config'], '--checkpoint', tiny_files['checkpoint']
     ]) == 0
     for name, extra in [('ov_onnx', ['--onnx', onnx_file, '--batch-size',
-                                     '2']),
+                                     '2']), ('ov_ir', ['--ir', ir_file]),
                         ('ov_model', [
                             '--config', tiny_files['config'], '--checkpoint',
                             tiny_files['checkpoint'], '--precision', 'f32'
@@ -183,11 +190,11 @@ def test_backend_option_errors(infer, tiny_files, tmp_path, capsys):
     model = ['--config', tiny_files['config'], '--checkpoint',
              tiny_files['checkpoint']]
     cases = [
-        (['--backend', 'openvino'], '--onnx, or --config'),
+        (['--backend', 'openvino'], '--onnx, --ir, or --config'),
         (['--backend', 'openvino', '--onnx', 'x.onnx'] + model,
-         '--onnx, or --config'),
+         '--onnx, --ir, or --config'),
         (['--backend', 'openvino', '--config', tiny_files['config']],
-         '--onnx, or --config'),
+         '--onnx, --ir, or --config'),
         (['--backend', 'openvino', '--deploy'] + model, '--deploy'),
         (['--backend', 'openvino', '--precision', 'int3'] + model,
          '--precision must be one of'),
@@ -195,6 +202,10 @@ def test_backend_option_errors(infer, tiny_files, tmp_path, capsys):
         (['--backend', 'openvino', '--threads', '0'] + model,
          '--threads must be'),
         (['--backend', 'onnxruntime'], 'needs --onnx'),
+        (['--backend', 'openvino', '--ir', 'x.xml'] + model,
+         '--onnx, --ir, or --config'),
+        (['--backend', 'openvino', '--ir', 'x.onnx'], '--ir must be an'),
+        (model + ['--ir', 'x.xml'], '--ir is for --backend openvino'),
     ]
     for extra, message in cases:
         with pytest.raises(SystemExit):

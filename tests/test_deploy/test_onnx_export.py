@@ -91,3 +91,21 @@ def test_pytorch2onnx_tool(tiny_files, tmp_path, capsys):
         tool.main(args)
     assert tool.main(args + ['--overwrite', '--with-preprocess']) == 0
     assert ort_session(out).get_inputs()[0].type == 'tensor(uint8)'
+
+
+def test_pytorch2onnx_fixed_size(tiny_files, tmp_path, capsys):
+    tool = load_tool('tools/deployment/pytorch2onnx.py')
+    out = str(tmp_path / 'fixed.onnx')
+    assert tool.main([
+        tiny_files['config'], tiny_files['checkpoint'], out, '--shape', '64',
+        '96', '--fixed-size', '--verify', tiny_files['images']
+    ]) == 0
+    text = capsys.readouterr().out
+    assert 'dynamic batch, fixed 64x96' in text
+    assert 'OK' in text and '(64x96, batch 2)' in text
+    proto = onnx.load(out)
+    dims = proto.graph.input[0].type.tensor_type.shape.dim
+    assert dims[0].dim_param == 'batch'
+    assert [d.dim_value for d in dims[1:]] == [3, 64, 96]
+    ops = {n.op_type for n in proto.graph.node}
+    assert 'ConvTranspose' in ops and 'Resize' not in ops

@@ -84,6 +84,8 @@ def test_bad_options():
         convert_to_openvino(3)
     with pytest.raises(ValueError, match='example_shape'):
         convert_to_openvino(convert_to_deploy(seg), example_shape=(3, 8, 8))
+    with pytest.raises(ValueError, match='dynamic must be'):
+        convert_to_openvino(convert_to_deploy(seg), dynamic='size')
 
 
 def test_profile_counts_layers():
@@ -96,3 +98,69 @@ def test_profile_counts_layers():
     runner(torch.randn(1, 3, 40, 40))
     info = runner.profile()
     assert info and {p.node_type for p in info} & {'Convolution', 'Conv'}
+
+
+@pytest.mark.parametrize('plan', ['concat', 'sum'])
+@pytest.mark.parametrize('table,seed', [(TINY_TABLE, 7), (SMALL_TABLE, 8)])
+def test_export_plans_equal_training_form(plan, table, seed, tmp_path):
+    """Both export graphs, through ONNX (dynamic sizes, odd inputs) and
+    through a fixed-size export whose integer-factor upsamplings are
+    transposed convolutions (an even size) or resizes (an odd size)."""
+    pytest.importorskip('onnx')
+    import onnx
+
+    from csnet_mmseg.deploy import set_export_plan
+    from csnet_mmseg.deploy.onnx_export import export_onnx
+    seg = build_segmentor(table, seed=seed)
+    model = set_export_plan(convert_to_deploy(seg), plan)
+    out = str(tmp_path / 'dyn.onnx')
+    export_onnx(model, out, shape=(64, 64))
+    diff, _ = compare_with_openvino(lambda x: training_form(seg, x),
+                                    OpenVINORunner(out, threads=1),
+                                    _inputs(seed))
+    assert diff <= 1e-4, diff
+    g = torch.Generator().manual_seed(seed)
+    for h, w in [(64, 96), (75, 61)]:
+        fixed = str(tmp_path / f'fixed_{h}x{w}.onnx')
+        export_onnx(model, fixed, shape=(h, w), dynamic_size=False)
+        ops = {n.op_type for n in onnx.load(fixed).graph.node}
+        dims = onnx.load(fixed).graph.input[0].type.tensor_type.shape.dim
+        assert dims[0].dim_param == 'batch' and dims[2].dim_value == h
+        if h == 64:  # every upsampling is by 2 or 4: no resize left
+            assert 'ConvTranspose' in ops and 'Resize' not in ops
+        runner = OpenVINORunner(fixed, threads=1)
+        x = [torch.randn(n, 3, h, w, generator=g) for n in (1, 2)]
+        diff, _ = compare_with_openvino(lambda x: training_form(seg, x),
+                                        runner, x)
+        assert diff <= 1e-4, (h, w, diff)
+    assert model.blocks[0].conv_mix.export_plan == plan
+
+
+def test_fixed_size_pytorch_frontend():
+    seg = build_segmentor(TINY_TABLE, seed=9)
+    runner = OpenVINORunner(
+        convert_to_deploy(seg),
+        threads=1,
+        example_shape=(1, 3, 64, 64),
+        dynamic=False)
+    types = {op.get_type_name() for op in runner.ov_model.get_ops()}
+    # every upsampling is by 2 or 4 at 64x64 (at 64x48 one goes from 1 to
+    # 6 columns and stays a resize)
+    assert 'Interpolate' not in types
+    x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(9))
+    diff, _ = compare_with_openvino(lambda x: training_form(seg, x), runner,
+                                    [x])
+    assert diff <= 1e-4, diff
+    # a dynamic batch at the fixed size
+    runner = OpenVINORunner(
+        convert_to_deploy(seg),
+        threads=1,
+        example_shape=(1, 3, 64, 64),
+        dynamic='batch')
+    assert 'Interpolate' not in {
+        op.get_type_name()
+        for op in runner.ov_model.get_ops()
+    }
+    diff, _ = compare_with_openvino(lambda x: training_form(seg, x), runner,
+                                    [x, x.expand(3, -1, -1, -1)])
+    assert diff <= 1e-4, diff

@@ -23,6 +23,14 @@ def test_profile_table(tool, tiny_files, capsys):
     assert '| Convolution |' in out and '| GroupConvolution |' in out
     nodes = out.split('slowest nodes (top 3)')[1].splitlines()[2:]
     assert len([ln for ln in nodes if ln.startswith('| ')]) == 3
+    # the fixed-size graph: no resize, transposed convolutions instead
+    assert tool.main([
+        tiny_files['config'], tiny_files['checkpoint'], '--size', '64',
+        '--repeats', '2', '--fixed-size'
+    ]) == 0
+    out = capsys.readouterr().out
+    assert '(fixed-size graph)' in out and '| Interpolate |' not in out
+    assert '| GroupConvolutionBackpropData |' in out
 
 
 def test_bad_flags(tool, tiny_files, capsys):

@@ -22,9 +22,11 @@ much of the deploy speed-up comes from the subnormal weights of the released
 checkpoints); ``deploy`` = ``csnet_mmseg.deploy.convert_to_deploy``;
 ``ort`` = the deploy form exported by ``tools/deployment/pytorch2onnx.py``
 (dynamic shapes) in ONNX Runtime (for peers: their segmentor exported at
-each size); ``openvino`` = the same ONNX file in OpenVINO's CPU runtime with
-the exact f32 precision hint (for peers: their segmentor converted by
-OpenVINO's PyTorch frontend at each input shape).
+each size); ``openvino`` = the deploy form exported for each size with a
+dynamic batch (``pytorch2onnx.py --fixed-size``: its bilinear upsamplings are
+exact transposed convolutions, OpenVINO's fastest graph) in OpenVINO's CPU
+runtime with the exact f32 precision hint (for peers: their segmentor
+converted by OpenVINO's PyTorch frontend at each input shape).
 
 Throughput (``--batches 1 8``): images per second at each batch size, at the
 first thread count (batch 1 is the latency table's run; a batch b is timed
@@ -415,7 +417,8 @@ def build_report(results, meta, args) -> str:
     lines.append('- OpenVINO: CPU plugin, `INFERENCE_PRECISION_HINT=f32` '
                  '(exact; the CPU\'s default may be bf16), '
                  '`INFERENCE_NUM_THREADS` = threads, latency hint. CSNet runs '
-                 'the dynamic-shape deploy ONNX file; peers are converted '
+                 'the deploy ONNX file exported for each size (dynamic '
+                 'batch, `pytorch2onnx.py --fixed-size`); peers are converted '
                  'from PyTorch by `openvino.convert_model` at each input '
                  'shape (Fast-SCNN does not export to ONNX).')
     lines.append('- train+FTZ: the training form with '

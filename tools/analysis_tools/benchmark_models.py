@@ -4,10 +4,11 @@ Runtime, OpenVINO) and MMSeg's light models, each built once with its
 callables.
 
 OpenVINO (f32 precision hint, the exact form): CSNet's deploy form from its
-dynamic-shape ONNX file (converted from the PyTorch module directly if the
-export fails); a peer converted from its PyTorch module by OpenVINO's PyTorch
-frontend at each input shape (Fast-SCNN does not export to ONNX, so this is
-its only non-PyTorch form).
+ONNX file exported for each size with a dynamic batch (the fastest graph:
+exact transposed-convolution upsampling; converted from the PyTorch module
+directly if the export fails); a peer converted from its PyTorch module by
+OpenVINO's PyTorch frontend at each input shape (Fast-SCNN does not export to
+ONNX, so this is its only non-PyTorch form).
 
 CSNet weights: ``--checkpoint NAME=PATH``, else
 ``work_dirs/converted/NAME.pth``, else converted on the fly from
@@ -211,27 +212,31 @@ class Runner:
             out.append(f)
         return out
 
-    def onnx_file(self, size):
-        key = None if self.is_csnet else size
+    def onnx_file(self, size, fixed=False):
+        """CSNet: the dynamic-shape file, or with ``fixed`` the one for
+        ``size`` (dynamic batch); a peer: its file for ``size``."""
+        key = ('fixed', size) if fixed else None if self.is_csnet else size
         if key not in self.onnx_files:
-            path = osp.join(self.tmpdir, f'{self.name}_{key}.onnx')
+            tag = f'fixed{size}' if fixed else key
+            path = osp.join(self.tmpdir, f'{self.name}_{tag}.onnx')
             try:
-                self._export(path, size)
+                self._export(path, size, fixed)
                 self.onnx_files[key] = path
             except Exception as e:  # noqa: BLE001  (reported in the table)
                 self.onnx_files[key] = e
         return self.onnx_files[key]
 
-    def _export(self, path, size):
+    def _export(self, path, size, fixed=False):
         # the TorchScript exporter prints the whole graph (from C++) when it
         # fails: keep it out of the report
         with silenced_fds():
-            self._export_quiet(path, size)
+            self._export_quiet(path, size, fixed)
 
-    def _export_quiet(self, path, size):
+    def _export_quiet(self, path, size, fixed=False):
         if self.is_csnet:
             from csnet_mmseg.deploy.onnx_export import export_onnx
-            export_onnx(self.deploy, path, shape=(size, size))
+            export_onnx(
+                self.deploy, path, shape=(size, size), dynamic_size=not fixed)
             return
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter('ignore')
@@ -255,13 +260,13 @@ class Runner:
 
     def openvino(self, shape, threads):
         """An OpenVINO runner (f32) for inputs of ``shape`` (N, C, H, W):
-        CSNet's one is dynamic (from the ONNX file), a peer's is converted
-        from its PyTorch module at that shape."""
+        CSNet's one from its ONNX file for that size (dynamic batch), a
+        peer's converted from its PyTorch module at that shape."""
         from csnet_mmseg.deploy.openvino_backend import OpenVINORunner
-        key = (None if self.is_csnet else tuple(shape), threads)
+        key = (shape[-1] if self.is_csnet else tuple(shape), threads)
         if key not in self.ov_runners:
             if self.is_csnet:
-                path = self.onnx_file(shape[-1])
+                path = self.onnx_file(shape[-1], fixed=True)
                 model = self.deploy if isinstance(path, Exception) else path
             else:
                 model = self.train

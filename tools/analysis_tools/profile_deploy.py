@@ -3,11 +3,13 @@ layer: OpenVINO's per-node counters (``PERF_COUNT``), and optionally the
 PyTorch profiler on the deploy module.
 
     python tools/analysis_tools/profile_deploy.py CONFIG CHECKPOINT \
-        [--size 224] [--threads 1] [--repeats 20] [--top 15] [--torch]
+        [--size 224] [--threads 1] [--repeats 20] [--top 15] [--torch] \
+        [--fixed-size]
 
 CONFIG + CHECKPOINT give the segmentor (``--random-weights`` instead of a
 checkpoint: pass ``none``); it is converted with ``convert_to_deploy`` and
-then to OpenVINO through its ONNX export (f32 precision hint). Per node the
+then to OpenVINO through its ONNX export (f32 precision hint; dynamic size,
+or ``--fixed-size``: exported for ``--size``, the faster graph). Per node the
 real time of each run is summed over ``--repeats`` runs after 3 warm-up runs;
 the tables give the share of the total per node type (e.g. Convolution,
 GroupConvolution = depthwise, Interpolate, Eltwise) and the slowest nodes.
@@ -38,6 +40,11 @@ def parse_args(argv=None):
         '--precision',
         default='f32',
         help='OpenVINO precision hint (f32, bf16, f16)')
+    parser.add_argument(
+        '--fixed-size',
+        action='store_true',
+        help='export for --size (dynamic batch only; exact transposed-conv '
+        'upsampling), as pytorch2onnx.py --fixed-size')
     parser.add_argument(
         '--torch',
         action='store_true',
@@ -98,7 +105,11 @@ def openvino_profile(model, args):
         path = osp.join(tmp, 'deploy.onnx')
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
-            export_onnx(model, path, shape=(args.size, args.size))
+            export_onnx(
+                model,
+                path,
+                shape=(args.size, args.size),
+                dynamic_size=not args.fixed_size)
         runner = OpenVINORunner(
             path, threads=args.threads, precision=args.precision,
             profile=True)
@@ -140,9 +151,10 @@ def main(argv=None):
     warnings.filterwarnings('ignore', category=UserWarning, module=r'mmseg')
     model = build_deploy(args)
     per_type, nodes, total = openvino_profile(model, args)
-    print(f'# OpenVINO profile of the deploy form: {args.size}x{args.size}, '
-          f'{args.threads} thread(s), precision {args.precision}, mean of '
-          f'{args.repeats} runs\n')
+    graph = 'fixed-size' if args.fixed_size else 'dynamic-size'
+    print(f'# OpenVINO profile of the deploy form ({graph} graph): '
+          f'{args.size}x{args.size}, {args.threads} thread(s), precision '
+          f'{args.precision}, mean of {args.repeats} runs\n')
     print(f'Sum of node times: {total:.2f} ms\n')
     print('| node type | ms | share |')
     print('|---|---|---|')

@@ -93,27 +93,6 @@ def parse_args(argv=None):
     return args
 
 
-def build(args):
-    import csnet_mmseg  # noqa: F401  (registers the CSNet modules)
-    from mmengine.config import Config
-    from mmengine.runner import load_checkpoint
-    from mmseg.registry import MODELS
-    from mmseg.utils import register_all_modules
-
-    from csnet_mmseg.deploy import convert_to_deploy
-    from csnet_mmseg.testing import randomise_weights
-    register_all_modules(init_default_scope=True)
-    torch.manual_seed(0)
-    seg = MODELS.build(Config.fromfile(args.config).model)
-    if args.random_weights:
-        randomise_weights(seg, convs=False)
-    else:
-        load_checkpoint(
-            seg, args.checkpoint, map_location='cpu', logger='silent')
-    seg.eval()
-    return seg, convert_to_deploy(seg)
-
-
 def export_models(model, plans, tmpdir, size=None):
     """plan -> openvino.Model (dynamic shapes, or exported for ``size`` with
     a dynamic batch only)."""
@@ -160,7 +139,9 @@ def main(argv=None):
     from csnet_mmseg.apis import segmentor_logits
     warnings.filterwarnings('ignore', category=UserWarning, module=r'mmseg')
     torch.set_num_threads(args.threads)
-    seg, model = build(args)
+    from profile_deploy import build_segmentor
+    seg, model = build_segmentor(args.config, args.checkpoint,
+                                 args.random_weights)
     with tempfile.TemporaryDirectory() as tmp:
         models = export_models(model, args.plans, tmp)
         if 'fixed' in args.shapes:

@@ -72,7 +72,9 @@ def parse_args(argv=None):
     return args
 
 
-def build_deploy(args):
+def build_segmentor(config: str, checkpoint: str, random_weights: bool):
+    """The segmentor of ``config`` in eval mode (checkpoint weights, or
+    random ones with ``random_weights``) and its deploy form."""
     import csnet_mmseg  # noqa: F401  (registers the CSNet modules)
     from mmengine.config import Config
     from mmengine.runner import load_checkpoint
@@ -82,15 +84,14 @@ def build_deploy(args):
     from csnet_mmseg.deploy import convert_to_deploy
     from csnet_mmseg.testing import randomise_weights
     register_all_modules(init_default_scope=True)
-    cfg = Config.fromfile(args.config)
     torch.manual_seed(0)
-    seg = MODELS.build(cfg.model)
-    if args.random_weights:
+    seg = MODELS.build(Config.fromfile(config).model)
+    if random_weights:
         randomise_weights(seg, convs=False)
     else:
-        load_checkpoint(seg, args.checkpoint, map_location='cpu',
-                        logger='silent')
-    return convert_to_deploy(seg.eval())
+        load_checkpoint(seg, checkpoint, map_location='cpu', logger='silent')
+    seg.eval()
+    return seg, convert_to_deploy(seg)
 
 
 def openvino_profile(model, args):
@@ -149,7 +150,8 @@ def torch_profile(model, args):
 def main(argv=None):
     args = parse_args(argv)
     warnings.filterwarnings('ignore', category=UserWarning, module=r'mmseg')
-    model = build_deploy(args)
+    _, model = build_segmentor(args.config, args.checkpoint,
+                               args.random_weights)
     per_type, nodes, total = openvino_profile(model, args)
     graph = 'fixed-size' if args.fixed_size else 'dynamic-size'
     print(f'# OpenVINO profile of the deploy form ({graph} graph): '

@@ -81,8 +81,8 @@ def parse_args():
 def grads_of(model, data) -> tuple:
     """Loss and per-parameter gradients of one forward/backward."""
     model.zero_grad(set_to_none=True)
-    losses = model.loss(data['inputs'], data['data_samples'])
-    loss = sum(v for k, v in losses.items() if 'loss' in k)
+    loss, _ = model.parse_losses(
+        model.loss(data['inputs'], data['data_samples']))
     loss.backward()
     grads = {
         n: p.grad.detach().double().clone()
@@ -184,8 +184,8 @@ def main():
     data = model_plain.data_preprocessor(copy.deepcopy(batch), True)
 
     def plain_step():
-        losses = model_plain.loss(data['inputs'], data['data_samples'])
-        loss = sum(v for k, v in losses.items() if 'loss' in k)
+        loss, _ = model_plain.parse_losses(
+            model_plain.loss(data['inputs'], data['data_samples']))
         plain_opt.zero_grad()
         loss.backward()
         plain_opt.step()

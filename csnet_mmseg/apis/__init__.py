@@ -6,10 +6,11 @@ from .inference import (IMAGE_EXTENSIONS, TEST_SIZE, OnnxRuntimeSaliency,
                         normalise,
                         overlay_image, read_image_rgb, resize_images,
                         saliency_to_uint8)
-from .logits import segmentor_logits
+from .builder import build_segmentor
+from .logits import SegmentorLogits, segmentor_logits
 
 __all__ = [
-    'IMAGE_EXTENSIONS', 'TEST_SIZE', 'OnnxRuntimeSaliency',
+    'build_segmentor', 'SegmentorLogits', 'IMAGE_EXTENSIONS', 'TEST_SIZE', 'OnnxRuntimeSaliency',
     'OpenVINOSaliency', 'PyTorchSaliency',
     'collect_images', 'normalise', 'overlay_image', 'read_image_rgb',
     'resize_images', 'saliency_to_uint8', 'segmentor_logits'

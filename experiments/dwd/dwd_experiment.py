@@ -207,12 +207,9 @@ def _checkpoint(wd: str) -> str:
 
 
 def _build(cfg, ckpt: str):
-    from mmengine.runner import load_checkpoint
-    from mmseg.registry import MODELS
-    model = MODELS.build(cfg.model)
-    load_checkpoint(model, ckpt, map_location='cpu', strict=True,
-                    logger='silent')
-    return model.eval()
+    """The segmentor of ``cfg`` with the weights of ``ckpt`` (all keys)."""
+    from csnet_mmseg.apis import build_segmentor
+    return build_segmentor(cfg, ckpt, strict=True)
 
 
 def _evaluators(args, cfg) -> dict:

@@ -13,3 +13,4 @@ def test_formats():
     assert fmt_ms(None) == 'n/a' and fmt_ratio(None) == 'n/a'
     assert fmt_ms(12.345) == '12.3' and fmt_ms(9.876) == '9.88'
     assert fmt_ratio(2.5) == '2.50x'
+

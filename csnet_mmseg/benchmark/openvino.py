@@ -134,16 +134,15 @@ def profile_nodes(request, x: np.ndarray, runs: int = 10,
     request = getattr(request, 'request', request)
     if runs < 1:
         raise ValueError(f'runs must be >= 1, got {runs}')
+    if not _perf_count_on(request):
+        raise RuntimeError('OpenVINO collects no per-node counters for this '
+                           'model: compile it with profile=True')
     for _ in range(warmup):
         request.infer({0: x})
     nodes: Dict[str, NodeTime] = {}
     for k in range(runs):
         request.infer({0: x})
-        info = list(request.get_profiling_info())
-        if not info:
-            raise RuntimeError('OpenVINO returned no per-node counters: '
-                               'compile the model with profile=True')
-        for p in info:
+        for p in request.get_profiling_info():
             ms = p.real_time.total_seconds() * 1e3 / runs
             node = nodes.get(p.node_name)
             if node is None:
@@ -154,6 +153,14 @@ def profile_nodes(request, x: np.ndarray, runs: int = 10,
                 node.count += 1
             node.ms += ms
     return list(nodes.values())
+
+
+def _perf_count_on(request) -> bool:
+    try:
+        value = request.get_compiled_model().get_property('PERF_COUNT')
+    except (AttributeError, RuntimeError):  # cannot tell: try anyway
+        return True
+    return str(value).upper() not in ('NO', 'FALSE', '0')
 
 
 def node_type_times(nodes: Sequence[NodeTime],

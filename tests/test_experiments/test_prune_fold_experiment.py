@@ -7,10 +7,9 @@ import runpy
 import sys
 
 import pytest
-import torch
 
 from csnet_mmseg.datasets.synthetic import make_synthetic_sod
-from csnet_mmseg.testing import BASE_MODEL, TINY_TABLE, build_random_segmentor
+from csnet_mmseg.testing import write_tiny_checkpoint, write_tiny_config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(ROOT, 'experiments', 'prune_fold',
@@ -25,17 +24,10 @@ def tiny(tmp_path_factory):
     root = tmp_path_factory.mktemp('prune_fold')
     make_synthetic_sod(str(root / 'sod'), num_train=1, num_val=6,
                        size=(48, 40))
-    bb, head = TINY_TABLE['backbone'], TINY_TABLE['decode_head']
-    cfg = root / 'tiny_csnet.py'
-    cfg.write_text(f'_base_ = [{BASE_MODEL!r}]\n'
-                   f'model = dict(backbone=dict(stem_channels='
-                   f"{bb['stem_channels']}, stage_channels="
-                   f"{bb['stage_channels']}), decode_head=dict(" +
-                   ', '.join(f'{k}={v!r}' for k, v in head.items()) + '))\n')
+    cfg = write_tiny_config(str(root / 'tiny_csnet.py'))
     ckpt = root / 'tiny.pth'
-    seg = build_random_segmentor(TINY_TABLE, seed=3)
-    torch.save(dict(state_dict=seg.state_dict(), meta=dict()), str(ckpt))
-    return dict(config=str(cfg), checkpoint=str(ckpt),
+    write_tiny_checkpoint(str(ckpt), seed=3)
+    return dict(config=cfg, checkpoint=str(ckpt),
                 data=str(root / 'sod' / 'val'), root=root)
 
 

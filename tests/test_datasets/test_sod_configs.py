@@ -127,9 +127,11 @@ def test_dataset_configs_take_pipelines_from_one_base(tmp_path, monkeypatch):
                     val_dataloader=base.test_pipeline,
                     test_dataloader=base.test_pipeline)
     seen = set()
-    for name in DATASET_CONFIGS + ('../../csnet_duts.py', '../../csnet_l_x1.py',
-                                   '../../csnet_l_x2_pascal_s_dev.py'):
-        cfg = Config.fromfile(osp.join(CFG_DIR, name))
+    paths = [osp.join(CFG_DIR, name) for name in DATASET_CONFIGS] + [
+        osp.join(CONFIGS, name) for name in (
+            'csnet_duts.py', 'csnet_l_x1.py', 'csnet_l_x2_pascal_s_dev.py')]
+    for name in paths:
+        cfg = Config.fromfile(name)
         assert cfg.sod_meta_keys == base.sod_meta_keys, name
         found = _pipelines(cfg)
         assert found, name

@@ -24,11 +24,11 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 from mmengine.logging import MMLogger
 
-from ..compat import (CheckpointError, load_checkpoint_file,
-                      load_numpy_pickle)
+from ..checkpoint import CheckpointError, load_checkpoint_file
 from ..models.backbones.csnet import csnet_block_specs
 from ..models.layer_table import CSNET_DILATIONS
 from ..models.layer_table import format_layer_table_config as _format_table
+from .table_file import load_numpy_pickle
 
 __all__ = [
     'ConversionError', 'layer_table_from_official', 'load_official_table',
@@ -109,7 +109,7 @@ def layer_table_from_official(layers: Sequence,
 def load_official_table(path: str) -> Dict[str, dict]:
     """Read a released ``*.bin`` layer table (a pickle of NumPy arrays;
     any other Python object in it is refused, see
-    :func:`csnet_mmseg.compat.load_numpy_pickle`)."""
+    :func:`csnet_mmseg.converters.table_file.load_numpy_pickle`)."""
     try:
         raw = load_numpy_pickle(path)
     except FileNotFoundError:
@@ -291,7 +291,7 @@ def convert_official_state_dict(
 
 def load_official_checkpoint(path: str) -> Dict[str, torch.Tensor]:
     """The ``state_dict`` of a released ``.pth.tar``, loaded with
-    ``weights_only=True`` (:func:`csnet_mmseg.compat.load_checkpoint_file`;
+    ``weights_only=True`` (:func:`csnet_mmseg.checkpoint.load_checkpoint_file`;
     the released files hold tensors, numbers and strings only): a file
     holding other Python objects is refused."""
     try:

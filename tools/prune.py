@@ -30,7 +30,7 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 
 import csnet_mmseg  # noqa: F401  (fills the registries)
-from csnet_mmseg.compat import CheckpointError
+from csnet_mmseg.checkpoint import CheckpointError
 from csnet_mmseg.evaluation.metrics.sod_metric import SOD_METRIC_KEYS
 from csnet_mmseg.models import NotCSNetError
 from csnet_mmseg.pruning import (PruningError, SegmentorEvaluator,

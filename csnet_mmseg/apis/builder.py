@@ -1,4 +1,6 @@
-"""Building a segmentor from a config and its weights."""
+"""Building a segmentor from a config and its weights: for inference
+(:func:`init_segmentor`, MMSeg's ``init_model``) and for measurements and
+tools (:func:`build_segmentor`: a checkpoint or random weights)."""
 import os.path as osp
 from typing import Optional, Union
 
@@ -6,7 +8,35 @@ import torch
 from mmengine.config import Config
 from torch import nn
 
-__all__ = ['build_segmentor']
+__all__ = ['init_segmentor', 'build_segmentor']
+
+
+def init_segmentor(config, checkpoint: str, device: str = 'cpu'):
+    """:func:`mmseg.apis.init_model` that also takes a checkpoint without
+    ``meta`` (a bare ``state_dict`` or ``dict(state_dict=...)``, which
+    ``init_model`` rejects with ``KeyError: 'meta'``).
+
+    Args:
+        config (str | Config): Model config.
+        checkpoint (str): Checkpoint file (loaded safely, see
+            :func:`csnet_mmseg.checkpoint.load_checkpoint_file`).
+        device (str): Torch device. Defaults to 'cpu'.
+
+    Returns:
+        nn.Module: The segmentor in eval mode, with ``dataset_meta``.
+    """
+    from mmengine.runner import load_checkpoint
+    from mmseg.apis import init_model
+    model = init_model(config, None, device=device)
+    ckpt = load_checkpoint(model, checkpoint, map_location='cpu')
+    meta = ckpt.get('meta') if isinstance(ckpt, dict) else None
+    if isinstance(meta, dict) and meta.get('dataset_meta'):
+        model.dataset_meta = meta['dataset_meta']
+    else:
+        model.dataset_meta = dict(
+            classes=('background', 'foreground'),
+            palette=[[0, 0, 0], [255, 255, 255]])
+    return model.eval()
 
 
 def build_segmentor(config: Union[str, Config],

@@ -21,7 +21,7 @@ from torch import Tensor
 from ..datasets.image_io import read_image
 from ..deploy.deploy_model import (IMAGENET_MEAN, IMAGENET_STD,
                                    convert_to_deploy)
-from .logits import segmentor_logits
+from .logits import SegmentorLogits
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 TEST_SIZE = (224, 224)
@@ -94,14 +94,17 @@ class PyTorchSaliency:
                  device: str = 'cpu',
                  deploy: bool = False) -> None:
         import csnet_mmseg  # noqa: F401  (registers the CSNet modules)
-        from ..compat import init_segmentor
+        from .builder import init_segmentor
         for path, what in ((config, 'config'), (checkpoint, 'checkpoint')):
             if not osp.isfile(path):
                 raise FileNotFoundError(f'{what} file not found: {path}')
         self.segmentor = init_segmentor(config, checkpoint, device=device)
         self.device = device
+        # the training form (the reference of every other form) or the
+        # fused deploy form, both with the sigmoid
         self.model = convert_to_deploy(
-            self.segmentor, with_sigmoid=True) if deploy else None
+            self.segmentor, with_sigmoid=True) if deploy else SegmentorLogits(
+                self.segmentor, sigmoid=True)
         pre = self.segmentor.data_preprocessor
         self.mean = pre.mean.flatten().tolist()
         self.std = pre.std.flatten().tolist()
@@ -110,9 +113,7 @@ class PyTorchSaliency:
     def __call__(self, batch: np.ndarray) -> Tensor:
         """uint8 RGB ``(N, 3, h, w)`` -> saliency ``(N, 1, h, w)``."""
         x = normalise(batch, self.mean, self.std).to(self.device)
-        if self.model is not None:
-            return self.model(x).cpu()
-        return segmentor_logits(self.segmentor, x).sigmoid().cpu()
+        return self.model(x).cpu()
 
 
 class OnnxRuntimeSaliency:

@@ -128,7 +128,7 @@ def main(argv=None):
                                   args.seed)
     except FileNotFoundError as e:
         sys.exit(f'error: {e}')
-    from csnet_mmseg.compat import init_segmentor
+    from csnet_mmseg.apis import init_segmentor
     from csnet_mmseg.deploy import convert_to_deploy
     model = convert_to_deploy(init_segmentor(args.config, args.checkpoint))
     f32 = export_openvino(model, args.size, fixed=not args.dynamic)

@@ -35,8 +35,22 @@ def test_configs_load_with_the_data_root(name, monkeypatch, tmp_path):
     assert cfg.train_dataloader.batch_size == 8
     assert cfg.model.backbone.type == 'CSNet'
     assert cfg.custom_hooks == [dict(type='FlushDenormalHook')]
-    assert cfg.train_dataloader.dataset.pipeline[-2] == dict(
-        type='Resize', scale=(112, 112), keep_ratio=False)
+    meta_keys = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape',
+                 'pad_shape', 'scale_factor', 'flip', 'flip_direction',
+                 'reduce_zero_label', 'dataset_name')
+    resize = dict(type='Resize', scale=(112, 112), keep_ratio=False)
+    pack = dict(type='PackSegInputs', meta_keys=meta_keys)
+    # the paper's augmentation at the study's 112x112
+    assert cfg.train_dataloader.dataset.pipeline == [
+        dict(type='LoadSODImage'),
+        dict(type='LoadSODAnnotations'),
+        dict(type='SODRandomCrop', max_crop=14),
+        dict(type='RandomFlipLRUD', prob=0.5), resize, pack
+    ]
+    assert cfg.val_dataloader.dataset.pipeline == [
+        dict(type='LoadSODImage'), resize,
+        dict(type='LoadSODAnnotations'), pack
+    ]
 
 
 def test_arms_differ_only_in_the_optimizer(monkeypatch, tmp_path):

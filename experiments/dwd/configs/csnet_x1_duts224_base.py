@@ -21,19 +21,15 @@ _base_ = [
 custom_imports = dict(imports=['csnet_mmseg'], allow_failed_imports=False)
 randomness = dict(seed=0)
 crop_size = (112, 112)
+# The pipelines of configs/_base_/datasets/sod_pipelines.py, resized to
+# crop_size.
 train_pipeline = [
-    dict(type='LoadSODImage'),
-    dict(type='LoadSODAnnotations'),
-    dict(type='SODRandomCrop', max_crop=14),
-    dict(type='RandomFlipLRUD', prob=0.5),
-    dict(type='Resize', scale=crop_size, keep_ratio=False),
-    dict(type='PackSegInputs', meta_keys={{_base_.sod_meta_keys}}),
+    dict(t, scale=crop_size) if t.type == 'Resize' else t
+    for t in _base_.train_pipeline
 ]
 test_pipeline = [
-    dict(type='LoadSODImage'),
-    dict(type='Resize', scale=crop_size, keep_ratio=False),
-    dict(type='LoadSODAnnotations'),
-    dict(type='PackSegInputs', meta_keys={{_base_.sod_meta_keys}}),
+    dict(t, scale=crop_size) if t.type == 'Resize' else t
+    for t in _base_.test_pipeline
 ]
 # One process per arm, one thread each: the data are loaded in the main
 # process (decoding eight 224-px JPEGs is ~1% of an iteration).

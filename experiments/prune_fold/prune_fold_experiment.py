@@ -53,6 +53,8 @@ ROOT = osp.join(osp.dirname(osp.abspath(__file__)), '..', '..')
 
 DEFAULT_DATA = osp.normpath(
     osp.join(ROOT, '..', 'shared', 'data', 'pascal-s-dev'))
+SOD_PIPELINES = osp.join(ROOT, 'configs', '_base_', 'datasets',
+                         'sod_pipelines.py')
 
 
 def parse_args():
@@ -93,21 +95,15 @@ def parse_args():
     return args
 
 
-META_KEYS = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape',
-             'pad_shape', 'scale_factor', 'flip', 'flip_direction',
-             'reduce_zero_label', 'dataset_name')
-
-
 def sod_loader(data: str, size: int, batch_size: int,
                ann_file: str = '') -> dict:
     """Dataloader config of the images of ``data`` (``images/`` +
-    ``GT/``; only those listed in ``ann_file`` if given), resized to
-    ``size`` x ``size`` as the SOD test pipelines do."""
+    ``GT/``; only those listed in ``ann_file`` if given) with the SOD test
+    pipeline (``configs/_base_/datasets/sod_pipelines.py``) resized to
+    ``size`` x ``size``."""
     pipeline = [
-        dict(type='LoadSODImage'),
-        dict(type='Resize', scale=(size, size), keep_ratio=False),
-        dict(type='LoadSODAnnotations'),
-        dict(type='PackSegInputs', meta_keys=META_KEYS),
+        dict(t, scale=(size, size)) if t['type'] == 'Resize' else t
+        for t in Config.fromfile(SOD_PIPELINES).test_pipeline
     ]
     return dict(
         batch_size=batch_size,

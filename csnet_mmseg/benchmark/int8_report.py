@@ -9,8 +9,8 @@ from .report import markdown_table
 from .timer import Timing, time_rounds
 
 __all__ = [
-    'evaluate_openvino', 'time_openvino_models', 'node_tables', 'latency_lines', 'node_lines',
-    'accuracy_lines'
+    'evaluate_openvino', 'time_openvino_models', 'node_tables',
+    'latency_lines', 'node_lines', 'accuracy_lines'
 ]
 
 

@@ -151,7 +151,7 @@ def search_threshold(model: nn.Module,
     bisection between the last point within the bound and the first beyond
     it then finds the largest rank within it (assuming that pruning more
     channels does not make the metric better, which the curve in the
-    result lets one check). Each point prunes a copy (with folding by
+    result lets one check). Each point prunes a copy (absorbing by
     default, as :func:`prune_segmentor`) and evaluates it; the model itself
     is not changed.
 
@@ -162,10 +162,10 @@ def search_threshold(model: nn.Module,
             :class:`SegmentorEvaluator` on a validation split).
         bound (str): ``'METRIC=AMOUNT'``, see :func:`parse_metric_bound`.
             Defaults to ``'MAE=0.002'``.
-        fold (bool): Fold removed channels (as the pruning hook does).
+        fold (bool): Absorb removed channels (as the pruning hook does).
             Defaults to True.
-        input_size (Sequence[int]): Size for folding constants and FLOPs.
-        calib: Calibration batches for folding (see
+        input_size (Sequence[int]): Size for absorbed constants and FLOPs.
+        calib: Calibration batches for absorbing (see
             :func:`prune_segmentor`). Defaults to None.
         coarse_steps (int): Points of the coarse pass. Defaults to 16.
         with_flops (bool): Count FLOPs of every point. Defaults to True.

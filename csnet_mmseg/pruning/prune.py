@@ -8,6 +8,7 @@ from mmengine.config import ConfigDict
 from mmengine.registry import DefaultScope
 from torch import Tensor, nn
 
+from csnet_mmseg.models.layer_table import LayerTable
 from .absorb import absorb_removed_channels, as_batches
 from .files import to_plain
 from .graph import PruningError, prunable_parts, unwrap_model
@@ -23,8 +24,8 @@ class PruningResult:
     Args:
         model (nn.Module): The narrowed segmentor (eval mode, CPU).
         model_cfg (dict): Its config (the training ``model`` config with the
-            narrowed layer table).
-        table (dict): The narrowed layer table.
+            narrowed layer table, plain data).
+        table (LayerTable): The narrowed layer table.
         plan (PruningPlan): The keep masks.
         fold (bool): Whether the removed channels were absorbed.
         input_size (tuple[int, int]): Size used for absorbing and FLOPs.
@@ -36,7 +37,7 @@ class PruningResult:
     """
     model: nn.Module
     model_cfg: dict
-    table: dict
+    table: LayerTable
     plan: PruningPlan
     fold: bool
     input_size: Tuple[int, int]
@@ -46,11 +47,8 @@ class PruningResult:
     calib_images: int = 0
 
 
-def _apply_table(model_cfg: dict, table: dict) -> dict:
-    cfg = copy.deepcopy(model_cfg)
-    for part in ('backbone', 'decode_head'):
-        for key, value in table[part].items():
-            cfg[part][key] = copy.deepcopy(value)
+def _apply_table(model_cfg: dict, table: LayerTable) -> dict:
+    cfg = table.apply_to(model_cfg)
     # a CSNetEncoderDecoder that read its table from a file: the narrowed
     # table is now written out in full, so the file must not override it
     if 'layer_table' in cfg:

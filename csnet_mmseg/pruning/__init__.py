@@ -64,9 +64,10 @@ from .plan import PruningPlan, plan_pruning
 from .prune import PruningResult, calib_batches_from_loader, prune_segmentor
 from .rules import (RULES, AbsorbContext, LayerRule, register_rule,
                     rule_for)
-from .search import (SearchPoint, SearchResult, SegmentorEvaluator,
-                     parse_metric_bound, plot_search, search_table_markdown,
-                     search_threshold)
+from .search import (SEARCH_FILES, SearchPoint, SearchResult,
+                     SegmentorEvaluator, build_search_evaluator,
+                     check_search_out_dir, parse_metric_bound, plot_search, search_table_markdown,
+                     search_threshold, write_search)
 from .slicing import slice_model
 from .summary import model_complexity, summary_markdown
 
@@ -80,5 +81,6 @@ __all__ = [
     'SearchPoint', 'SearchResult', 'SegmentorEvaluator', 'parse_metric_bound',
     'plot_search', 'search_table_markdown', 'LayerRule', 'RULES',
     'AbsorbContext', 'register_rule', 'rule_for', 'slice_model',
-    'absorb_removed_channels'
+    'absorb_removed_channels', 'build_search_evaluator', 'write_search',
+    'check_search_out_dir', 'SEARCH_FILES'
 ]

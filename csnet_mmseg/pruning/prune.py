@@ -143,13 +143,17 @@ def calib_batches_from_loader(model: nn.Module, dataloader,
     Args:
         model (nn.Module): The segmentor; its ``data_preprocessor``
             normalises the images (test mode: no padding, one size needed).
-        dataloader (Iterable): An MMEngine dataloader (e.g. the training
-            one).
+        dataloader (Iterable | dict): An MMEngine dataloader (e.g. the
+            training one) or its config (built with
+            ``Runner.build_dataloader``).
         num_batches (int): How many batches to take.
 
     Returns:
         list[Tensor]: ``(N, 3, H, W)`` batches.
     """
+    if isinstance(dataloader, dict):
+        from mmengine.runner import Runner
+        dataloader = Runner.build_dataloader(dataloader)
     model = unwrap_model(model)
     batches = []
     for data in dataloader:

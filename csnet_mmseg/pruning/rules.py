@@ -136,8 +136,8 @@ class LayerRule:
     needs_input_shapes: bool = False
 
     def _refuse(self, what: str, name: str, module: nn.Module) -> None:
-        raise PruningError(f'{name}: channel pruning cannot {what} a '
-                           f'{type(module).__name__} layer')
+        raise PruningError(f'{name}: channel pruning cannot {what} a layer '
+                           f'of type {type(module).__name__}')
 
     def narrow(self, src: nn.Module, dst: nn.Module, keep_in: List[Tensor],
                keep_out: List[List[Tensor]], name: str) -> None:

@@ -9,8 +9,7 @@
 #   SOD_DATA_ROOT=/path/to/sod python tools/train.py configs/csnet_duts.py
 _base_ = [
     './_base_/models/csnet.py', './_base_/datasets/duts.py',
-    './_base_/datasets/sod_benchmarks.py', './_base_/default_runtime.py',
-    './_base_/schedules/schedule_300e.py'
+    './_base_/default_runtime.py', './_base_/schedules/schedule_300e.py'
 ]
 custom_imports = dict(imports=['csnet_mmseg'], allow_failed_imports=False)
 # Channels-last training: oneDNN's convolutions, pooling and resizing are
@@ -29,7 +28,6 @@ optim_wrapper = dict(
     metric='gap',  # S = |mean over H, W| per sample and channel, batch mean
     scale_weights=None,  # 'flops': TPAMI FLOPs-aware weights 1/4^k
     include_head=False)  # True: also the head's gOctConv/dilation norms
-val_evaluator = dict(type='SODMetric')
 default_hooks = dict(
     checkpoint=dict(
         type='CheckpointHook',

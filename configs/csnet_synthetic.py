@@ -21,25 +21,18 @@ custom_imports = dict(imports=['csnet_mmseg'], allow_failed_imports=False)
 model = dict(backbone=dict(channels_last=True))
 randomness = dict(seed=0)
 crop_size = (112, 112)
+# The pipelines of _base_/datasets/sod_pipelines.py, resized to crop_size.
 train_pipeline = [
-    dict(type='LoadSODImage'),
-    dict(type='LoadSODAnnotations'),
-    dict(type='SODRandomCrop', max_crop=14),
-    dict(type='RandomFlipLRUD', prob=0.5),
-    dict(type='Resize', scale=crop_size, keep_ratio=False),
-    dict(type='PackSegInputs', meta_keys={{_base_.sod_meta_keys}}),
+    dict(t, scale=crop_size) if t.type == 'Resize' else t
+    for t in _base_.train_pipeline
 ]
 test_pipeline = [
-    dict(type='LoadSODImage'),
-    dict(type='Resize', scale=crop_size, keep_ratio=False),
-    dict(type='LoadSODAnnotations'),
-    dict(type='PackSegInputs', meta_keys={{_base_.sod_meta_keys}}),
+    dict(t, scale=crop_size) if t.type == 'Resize' else t
+    for t in _base_.test_pipeline
 ]
 train_dataloader = dict(batch_size=4, dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='SODMetric')
-test_evaluator = val_evaluator
 
 optim_wrapper = dict(
     _delete_=True,

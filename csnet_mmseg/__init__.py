@@ -2,9 +2,9 @@
 
 Importing this package registers every component into the MMSeg/MMEngine
 registries (``mmseg.registry``) and installs the checkpoint-loading
-compatibility shim for the pinned stack (see :mod:`csnet_mmseg.compat`).
+safe loader of local checkpoints (see :mod:`csnet_mmseg.checkpoint`).
 """
-from . import compat  # noqa: F401  (must come first: checkpoint loading)
+from . import checkpoint  # noqa: F401  (must come first: checkpoint loading)
 from . import datasets, engine, evaluation, models  # noqa: F401
 from .version import __version__
 

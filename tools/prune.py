@@ -15,7 +15,7 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 
 import csnet_mmseg  # noqa: F401  (fills the registries)
-from csnet_mmseg.compat import CheckpointError
+from csnet_mmseg.checkpoint import CheckpointError
 from csnet_mmseg.models import NotCSNetError
 from csnet_mmseg.pruning import (SEARCH_FILES, PruningError,
                                  build_search_evaluator,

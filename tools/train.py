@@ -14,7 +14,8 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 import csnet_mmseg  # noqa: F401  (fills the registries)
-from csnet_mmseg.compat import CheckpointError, setup_cpu_distributed
+from csnet_mmseg.checkpoint import CheckpointError
+from csnet_mmseg.engine import setup_cpu_distributed
 from csnet_mmseg.engine.resume import find_resumable_checkpoint
 from csnet_mmseg.utils.tool_args import CfgOptionsAction, check_cfg_options
 from mmseg.registry import RUNNERS

@@ -94,7 +94,7 @@ class PyTorchSaliency:
                  device: str = 'cpu',
                  deploy: bool = False) -> None:
         import csnet_mmseg  # noqa: F401  (registers the CSNet modules)
-        from ..compat import init_segmentor
+        from .builder import init_segmentor
         for path, what in ((config, 'config'), (checkpoint, 'checkpoint')):
             if not osp.isfile(path):
                 raise FileNotFoundError(f'{what} file not found: {path}')

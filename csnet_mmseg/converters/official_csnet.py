@@ -24,16 +24,17 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 from mmengine.logging import MMLogger
 
-from ..compat import (CheckpointError, load_checkpoint_file,
-                      load_numpy_pickle)
+from ..checkpoint import CheckpointError, load_checkpoint_file
 from ..models.backbones.csnet import csnet_block_specs
 from ..models.layer_table import CSNET_DILATIONS, LayerTable
+from ..utils.subnormal import FLUSH_BELOW, flush_subnormal, subnormal_mask
+from .table_file import load_numpy_pickle
 
 __all__ = [
     'ConversionError', 'layer_table_from_official', 'load_official_table',
     'load_official_checkpoint',
     'convert_official_state_dict', 'format_layer_table_config',
-    'flush_small_values', 'FLUSH_BELOW'
+    'flush_small_values'
 ]
 
 SCALE_FACTOR = 100.0
@@ -108,7 +109,7 @@ def layer_table_from_official(layers: Sequence,
 def load_official_table(path: str) -> LayerTable:
     """Read a released ``*.bin`` layer table (a pickle of NumPy arrays;
     any other Python object in it is refused, see
-    :func:`csnet_mmseg.compat.load_numpy_pickle`)."""
+    :func:`csnet_mmseg.converters.table_file.load_numpy_pickle`)."""
     try:
         raw = load_numpy_pickle(path)
     except FileNotFoundError:
@@ -181,17 +182,12 @@ def _depthwise(src: _Consumer, out: dict, s: str, d: str,
             _norm_act(src, out, f'{s}.bns.{j}', f'{s}.prelus.{j}', d, j, c)
 
 
-#: Float values below this magnitude are set to zero by the converter. The
-#: released weights hold subnormal floats (|v| < 1.18e-38), which run on the
-#: CPU's slow path and make the training form 1.4-2.3x slower; values this
-#: small cannot change an output in float32.
-FLUSH_BELOW = 1e-37
-
-
 def flush_small_values(state_dict: Dict[str, torch.Tensor],
                        flush_below: float = FLUSH_BELOW) -> int:
     """Set every floating-point value with ``|v| < flush_below`` to exactly
-    zero, in place.
+    zero, in place (the subnormal rule of :mod:`csnet_mmseg.utils.subnormal`:
+    the released weights hold subnormal floats, which run on the CPU's slow
+    path and make the training form 1.4-2.3x slower).
 
     Args:
         state_dict (dict): Tensors to flush; non-float tensors are left alone.
@@ -206,10 +202,9 @@ def flush_small_values(state_dict: Dict[str, torch.Tensor],
     for key, t in state_dict.items():
         if not torch.is_tensor(t) or not t.is_floating_point():
             continue
-        mask = (t.abs() < flush_below) & (t != 0)
-        n = int(mask.sum())
+        n = int(subnormal_mask(t, flush_below).sum())
         if n:
-            state_dict[key] = t.masked_fill(mask, 0.0)
+            state_dict[key] = flush_subnormal(t, flush_below)
             changed += n
     return changed
 
@@ -231,7 +226,8 @@ def convert_official_state_dict(
         dilations (Sequence[int]): Dilations of the CSF block.
         flush_below (float, optional): Float values with a smaller magnitude
             become exactly 0 (see :func:`flush_small_values`); None keeps
-            them (subnormal values included). Defaults to 1e-37.
+            them (subnormal values included). Defaults to
+            :data:`csnet_mmseg.utils.subnormal.FLUSH_BELOW` (1e-37).
 
     Returns:
         OrderedDict: State dict for ``EncoderDecoder(backbone=CSNet,
@@ -289,7 +285,7 @@ def convert_official_state_dict(
 
 def load_official_checkpoint(path: str) -> Dict[str, torch.Tensor]:
     """The ``state_dict`` of a released ``.pth.tar``, loaded with
-    ``weights_only=True`` (:func:`csnet_mmseg.compat.load_checkpoint_file`;
+    ``weights_only=True`` (:func:`csnet_mmseg.checkpoint.load_checkpoint_file`;
     the released files hold tensors, numbers and strings only): a file
     holding other Python objects is refused."""
     try:

@@ -6,7 +6,7 @@ in :mod:`csnet_mmseg.deploy.openvino_backend` (needs ``openvino``).
 """
 from .deploy_model import (IMAGENET_MEAN, IMAGENET_STD, DeployCSNet,
                            convert_to_deploy)
-from .fold import flush_subnormal, fold_norm, norm_scale_shift
+from .fold import fold_norm, norm_scale_shift
 from .fused_csf_head import FusedCSFHead, FusedMultiDilationConv
 from .fused_goct_conv import (DEFAULT_EXPORT_PLAN, EXPORT_PLANS,
                               FusedGOctConv, set_export_plan)
@@ -15,8 +15,7 @@ from .ops import static_size_export, upsample_by
 
 __all__ = [
     'DeployCSNet', 'convert_to_deploy', 'FusedGOctConv', 'FusedILBlock',
-    'FusedCSFHead', 'FusedMultiDilationConv', 'fold_norm', 'flush_subnormal',
-    'norm_scale_shift', 'IMAGENET_MEAN', 'IMAGENET_STD', 'EXPORT_PLANS',
-    'DEFAULT_EXPORT_PLAN', 'set_export_plan', 'static_size_export',
-    'upsample_by'
+    'FusedCSFHead', 'FusedMultiDilationConv', 'fold_norm', 'norm_scale_shift',
+    'IMAGENET_MEAN', 'IMAGENET_STD', 'EXPORT_PLANS', 'DEFAULT_EXPORT_PLAN',
+    'set_export_plan', 'static_size_export', 'upsample_by'
 ]

@@ -5,6 +5,8 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor, nn
 
+from ..utils.subnormal import flush_subnormal
+
 
 def norm_scale_shift(norm: nn.Module, channels: int,
                      like: Tensor) -> Tuple[Tensor, Tensor]:
@@ -70,26 +72,10 @@ def fold_norm(weight: Tensor, bias: Optional[Tensor],
     return w.clone(), b
 
 
-def flush_subnormal(t: Tensor) -> Tensor:
-    """``t`` with subnormal (denormal) floats set to 0.
-
-    Weights of pruned channels decay towards 0 during training and end up
-    subnormal (the released CSNet checkpoints hold hundreds, e.g. 1e-40);
-    a CPU computes with subnormals tens of times slower than with normal
-    floats, so a single such weight tensor can make its convolution the
-    slowest op of the network. Their contribution to any output is below
-    1e-37, so setting them to 0 does not change the results.
-    """
-    if not t.is_floating_point():
-        return t
-    tiny = torch.finfo(t.dtype).tiny
-    return torch.where(t.abs() < tiny, torch.zeros_like(t), t)
-
-
 def copy_act(act: nn.Module) -> Optional[nn.Module]:
     """A frozen copy of an activation layer (subnormal parameters flushed to
-    0, see :func:`flush_subnormal`; ``nn.PReLU`` becomes
-    :class:`ChannelPReLU`), or None for ``nn.Identity``."""
+    0, see :func:`csnet_mmseg.utils.subnormal.flush_subnormal`; ``nn.PReLU``
+    becomes :class:`ChannelPReLU`), or None for ``nn.Identity``."""
     if isinstance(act, nn.Identity):
         return None
     if isinstance(act, nn.PReLU):

@@ -5,7 +5,8 @@ import torch
 from torch import Tensor, nn
 
 from csnet_mmseg.models.layers import GOctConv, infer_base_size
-from .fold import copy_act, flush_subnormal, fold_norm
+from csnet_mmseg.utils.subnormal import flush_subnormal
+from .fold import copy_act, fold_norm
 from .ops import (avg_pool2x, conv2d, exporting, halve, max_pool2x,
                   upsample)
 
@@ -30,7 +31,7 @@ DEFAULT_EXPORT_PLAN = 'sum'
 
 def _frozen(t: Tensor) -> nn.Parameter:
     """A constant deploy weight (subnormals flushed, see
-    :func:`flush_subnormal`)."""
+    :func:`csnet_mmseg.utils.subnormal.flush_subnormal`)."""
     return nn.Parameter(
         flush_subnormal(t.detach()).contiguous(), requires_grad=False)
 

@@ -46,7 +46,7 @@ def checkpoint_problem(path: str) -> Optional[str]:
     with open(path, 'rb') as f:
         is_zip = f.read(4) == b'PK\x03\x04'  # cut short: no zip directory
     if not is_zip:
-        from ..compat import load_local_checkpoint
+        from ..checkpoint import load_local_checkpoint
         try:
             load_local_checkpoint(path, map_location='cpu')
         except Exception as e:  # noqa: BLE001  (any reading failure)

@@ -9,7 +9,7 @@ import pytest
 import torch
 from tool_helpers import ROOT, build_model, run_tool, tool, write_config
 
-from csnet_mmseg.compat import CheckpointError, load_checkpoint_file
+from csnet_mmseg.checkpoint import CheckpointError, load_checkpoint_file
 from csnet_mmseg.datasets import make_synthetic_sod
 from csnet_mmseg.utils.tool_args import check_cfg_options
 

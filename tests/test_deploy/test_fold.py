@@ -1,10 +1,11 @@
-"""Folding BatchNorm into convolutions, and subnormal flushing."""
+"""Folding BatchNorm into convolutions (subnormal flushing:
+tests/test_utils/test_subnormal.py)."""
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from csnet_mmseg.deploy import flush_subnormal, fold_norm, norm_scale_shift
+from csnet_mmseg.deploy import fold_norm, norm_scale_shift
 
 
 def _random_bn(c, affine=True, seed=0):
@@ -55,13 +56,3 @@ def test_identity_norm_and_errors():
         fold_norm(w, None, nn.BatchNorm2d(3, track_running_stats=False))
     with pytest.raises(ValueError, match='channels'):
         fold_norm(w, None, nn.BatchNorm2d(4).eval())
-
-
-def test_flush_subnormal():
-    tiny = torch.finfo(torch.float32).tiny
-    t = torch.tensor([1e-40, -1e-39, tiny, -tiny, 0.0, 1.5, -2.0])
-    out = flush_subnormal(t)
-    assert out.tolist()[:2] == [0.0, 0.0]
-    assert torch.equal(out[2:], t[2:])
-    ints = torch.arange(3)
-    assert flush_subnormal(ints) is ints

@@ -14,7 +14,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from csnet_mmseg.compat import load_checkpoint_file
+from csnet_mmseg.checkpoint import load_checkpoint_file
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 BENCHMARKS = dict(

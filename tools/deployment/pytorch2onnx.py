@@ -149,7 +149,8 @@ def main(argv=None):
     if args.verify and not osp.exists(args.verify):
         sys.exit(f'error: --verify: no such image or folder: {args.verify}')
     import csnet_mmseg  # noqa: F401  (registers the CSNet modules)
-    from csnet_mmseg.compat import CheckpointError, init_segmentor
+    from csnet_mmseg.apis import init_segmentor
+    from csnet_mmseg.checkpoint import CheckpointError
     try:
         segmentor = init_segmentor(args.config, args.checkpoint, 'cpu')
     except CheckpointError as e:  # unsafe or damaged checkpoint

@@ -201,7 +201,7 @@ def load_batch(path: str, size: int) -> np.ndarray:
 # ---------------------------------------------------------------- models
 def build_deploy(config: str, checkpoint: str):
     import csnet_mmseg  # noqa: F401  (registers the CSNet modules)
-    from csnet_mmseg.compat import init_segmentor
+    from csnet_mmseg.apis import init_segmentor
     from csnet_mmseg.deploy import convert_to_deploy
     return convert_to_deploy(init_segmentor(config, checkpoint, 'cpu'))
 

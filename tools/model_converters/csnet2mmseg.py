@@ -24,13 +24,14 @@ import sys
 import torch
 from mmengine.config import Config
 
-from csnet_mmseg.converters import (FLUSH_BELOW, ConversionError,
+from csnet_mmseg.converters import (ConversionError,
                                     convert_official_state_dict,
                                     flush_small_values,
                                     format_layer_table_config,
                                     load_official_checkpoint,
                                     load_official_table)
 from csnet_mmseg.models import LayerTable
+from csnet_mmseg.utils.subnormal import FLUSH_BELOW
 
 CONFIG_DIR = osp.join(osp.dirname(osp.abspath(__file__)), '..', '..',
                       'configs')
@@ -113,7 +114,8 @@ def main():
     print(f'converted {len(state_dict)} tensors ({n:,} parameters) '
           f'-> {args.dst}')
     if args.keep_subnormal:
-        print('kept values with |v| < 1e-37 as released (--keep-subnormal)')
+        print(f'kept values with |v| < {FLUSH_BELOW:g} as released '
+              '(--keep-subnormal)')
     else:
         print(f'flushed {flushed} float values with |v| < {FLUSH_BELOW:g} '
               'to 0 (--keep-subnormal keeps them)')

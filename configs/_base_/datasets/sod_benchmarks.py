@@ -6,19 +6,14 @@
 #   ECSSD/{images,GT}      PASCAL-S/{images,GT}   DUT-OMRON/{images,GT}
 #   HKU-IS/{images,GT}     SOD/{images,GT}
 #   DUTS-TE/{DUTS-TE-Image,DUTS-TE-Mask}
-# Variable names start with sod_bench_ so that this file can be combined
-# with duts.py as _base_ files. No test_cfg here: it comes with the
-# schedule (or set test_cfg = dict(type='TestLoop') in the config).
+# duts.py inherits this file (train on DUTS-TR, validate on ECSSD, test on
+# all six). No test_cfg here: it comes with the schedule (or set
+# test_cfg = dict(type='TestLoop') in the config).
+_base_ = ['./sod_pipelines.py']
 sod_bench_root = '{{$SOD_DATA_ROOT:data/sod}}'
-sod_bench_meta_keys = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape',
-                       'pad_shape', 'scale_factor', 'flip', 'flip_direction',
-                       'reduce_zero_label', 'dataset_name')
-sod_bench_pipeline = [
-    dict(type='LoadSODImage'),
-    dict(type='Resize', scale=(224, 224), keep_ratio=False),
-    dict(type='LoadSODAnnotations'),
-    dict(type='PackSegInputs', meta_keys=sod_bench_meta_keys),
-]
+# The test pipeline under a name of its own: a model config may replace
+# test_pipeline by one for plain images (configs/_base_/csnet_l.py).
+sod_bench_pipeline = {{_base_.test_pipeline}}
 sod_bench_images = dict(img_path='images', seg_map_path='GT')
 test_dataloader = dict(
     batch_size=1,

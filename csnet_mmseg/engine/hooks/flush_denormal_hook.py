@@ -23,6 +23,10 @@ class FlushDenormalHook(Hook):
     in ``before_run`` and restores the previous setting in ``after_run``.
     It has no effect on GPUs.
 
+    The hook changes how the CPU computes, not the weights: the converter
+    and the deploy form set small weights to 0 by the one rule of
+    :mod:`csnet_mmseg.utils.subnormal` (``|v| < 1e-37``).
+
     Config::
 
         custom_hooks = [dict(type='FlushDenormalHook')]

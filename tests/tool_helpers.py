@@ -1,5 +1,8 @@
-"""Helpers of the security and robustness tests: a tiny train/test config on
-synthetic data, checkpoints with a real pickle payload, running the tools."""
+"""Helpers of the security and robustness tests (``tests/test_bad_input``,
+``tests/test_checkpoint``, ``tests/test_converters``): a tiny train/test
+config on synthetic data, checkpoints with a real pickle payload, running the
+tools. ``tests/`` is on ``sys.path`` (the directory of ``tests/conftest.py``),
+so each test imports it as ``tool_helpers``."""
 import os
 import os.path as osp
 import pickle
@@ -11,7 +14,7 @@ from mmengine.config import Config
 
 from mmseg.registry import MODELS
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 BASE = osp.join(ROOT, 'configs', '_base_')
 
 

@@ -1,12 +1,12 @@
-"""Compatibility of the pinned stack (torch 2.13 + mmengine 0.10.7).
+"""Safe checkpoint loading for the pinned stack (torch 2.13 + mmengine
+0.10.7).
 
-**Safe checkpoint loading.** torch >= 2.6 loads checkpoints with
-``weights_only=True``: only tensors, plain containers and an allow-list of
-types can be unpickled, so a checkpoint cannot run code. A checkpoint saved
-by mmengine 0.10.7 also holds the message hub (``HistoryBuffer`` objects
-holding NumPy arrays) and NumPy scalars, which ``weights_only=True``
-rejects ("Unsupported global ..."): ``tools/test.py``, ``load_from`` and
-``--resume`` would fail.
+torch >= 2.6 loads checkpoints with ``weights_only=True``: only tensors,
+plain containers and an allow-list of types can be unpickled, so a
+checkpoint cannot run code. A checkpoint saved by mmengine 0.10.7 also holds
+the message hub (``HistoryBuffer`` objects holding NumPy arrays) and NumPy
+scalars, which ``weights_only=True`` rejects ("Unsupported global ..."):
+``tools/test.py``, ``load_from`` and ``--resume`` would fail.
 
 The fix keeps ``weights_only=True`` and allows exactly those types,
 :data:`SAFE_CHECKPOINT_GLOBALS`, only while a checkpoint is loaded
@@ -19,14 +19,11 @@ loaders. A checkpoint holding anything else (e.g. a pickle payload that
 would run code) is refused with :class:`UnsafeCheckpointError` naming the
 file; a damaged one raises :class:`CheckpointError`.
 
-Second, MMEngine 0.10.7's ``pytorch`` launcher assumes CUDA: ``init_dist``
-calls ``torch.cuda.set_device`` and the DDP wrapper gets ``device_ids``.
-:func:`setup_cpu_distributed`, called by ``tools/train.py`` and
-``tools/test.py`` before the Runner is built, starts the gloo process group
-itself on CUDA-less machines (the Runner then skips ``init_dist``) and sets
-``model_wrapper_cfg.device_ids=None`` - only config and public torch APIs.
-
-This is the only place where csnet-mmseg adapts MMEngine behaviour.
+``csnet_mmseg/__init__.py`` imports this module first, so that importing
+the package registers the loader. It is, with
+:func:`csnet_mmseg.engine.setup_cpu_distributed` (CPU-only DDP), the only
+place where csnet-mmseg adapts MMEngine behaviour, through MMEngine's
+documented extension point.
 """
 import os.path as osp
 import pickle
@@ -35,15 +32,12 @@ from typing import List
 
 import numpy as np
 import torch
-import torch.distributed as dist
-from mmengine.config import Config
 from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.runner import CheckpointLoader
 
 __all__ = [
     'CheckpointError', 'UnsafeCheckpointError', 'SAFE_CHECKPOINT_GLOBALS',
-    'load_local_checkpoint', 'load_checkpoint_file', 'load_numpy_pickle',
-    'init_segmentor', 'setup_cpu_distributed'
+    'load_local_checkpoint', 'load_checkpoint_file'
 ]
 
 
@@ -136,7 +130,7 @@ def _refused(filename: str, error: Exception) -> str:
     return (f"Refused to load the checkpoint '{filename}': {what}, which is "
             'not allowed. csnet-mmseg loads checkpoints with '
             'torch.load(weights_only=True), allowing tensors, containers '
-            'and csnet_mmseg.compat.SAFE_CHECKPOINT_GLOBALS only, because '
+            'and csnet_mmseg.checkpoint.SAFE_CHECKPOINT_GLOBALS only, because '
             'unpickling anything else can run code. If the file comes '
             'from a source you trust, load it yourself with torch.load('
             "..., weights_only=False) and save its 'state_dict'.")
@@ -205,111 +199,3 @@ def load_local_checkpoint(filename: str, map_location=None):
 
 CheckpointLoader.register_scheme(
     prefixes='', loader=load_local_checkpoint, force=True)
-
-
-#: (module, name) pairs a pickled NumPy array refers to, under NumPy 1 and 2
-#: names: all :func:`load_numpy_pickle` accepts.
-_NUMPY_PICKLE_GLOBALS = {
-    ('numpy', 'ndarray'), ('numpy', 'dtype'),
-    ('numpy.core.multiarray', '_reconstruct'),
-    ('numpy._core.multiarray', '_reconstruct'),
-    ('numpy.core.multiarray', 'scalar'), ('numpy._core.multiarray', 'scalar')
-}
-
-
-class _NumpyUnpickler(pickle.Unpickler):
-    """Unpickles containers, numbers, strings and NumPy arrays only."""
-
-    def find_class(self, module: str, name: str):
-        if (module, name) in _NUMPY_PICKLE_GLOBALS:
-            if module == 'numpy.core.multiarray':
-                try:  # numpy 2 name, without numpy.core's warning
-                    from numpy._core import multiarray
-                except ImportError:  # numpy < 2
-                    from numpy.core import multiarray
-                return getattr(multiarray, name)
-            return super().find_class(module, name)
-        raise UnsafeCheckpointError(
-            f"Refused to unpickle {module}.{name}: only containers, numbers, "
-            'strings and NumPy arrays are allowed (anything else could run '
-            'code)')
-
-
-def load_numpy_pickle(filename: str):
-    """A pickle file holding only containers, numbers, strings and NumPy
-    arrays (e.g. a released CSNet layer table); any other global (a class,
-    a function such as ``os.system``) is refused with
-    :class:`UnsafeCheckpointError` naming the file, before it is called.
-
-    Args:
-        filename (str): The pickle file.
-
-    Returns:
-        The unpickled object.
-    """
-    with open(filename, 'rb') as f:
-        try:
-            return _NumpyUnpickler(f).load()
-        except UnsafeCheckpointError as e:
-            raise UnsafeCheckpointError(f"'{filename}': {e}") from None
-
-
-def init_segmentor(config, checkpoint: str, device: str = 'cpu'):
-    """:func:`mmseg.apis.init_model` that also takes a checkpoint without
-    ``meta`` (a bare ``state_dict`` or ``dict(state_dict=...)``, which
-    ``init_model`` rejects with ``KeyError: 'meta'``).
-
-    Args:
-        config (str | Config): Model config.
-        checkpoint (str): Checkpoint file (loaded safely, see
-            :func:`load_checkpoint_file`).
-        device (str): Torch device. Defaults to 'cpu'.
-
-    Returns:
-        nn.Module: The segmentor in eval mode, with ``dataset_meta``.
-    """
-    from mmengine.runner import load_checkpoint
-    from mmseg.apis import init_model
-    model = init_model(config, None, device=device)
-    ckpt = load_checkpoint(model, checkpoint, map_location='cpu')
-    meta = ckpt.get('meta') if isinstance(ckpt, dict) else None
-    if isinstance(meta, dict) and meta.get('dataset_meta'):
-        model.dataset_meta = meta['dataset_meta']
-    else:
-        model.dataset_meta = dict(
-            classes=('background', 'foreground'),
-            palette=[[0, 0, 0], [255, 255, 255]])
-    return model.eval()
-
-
-def setup_cpu_distributed(cfg: Config) -> None:
-    """Start the process group of a ``--launcher pytorch`` run without CUDA.
-
-    MMEngine's pytorch launcher calls ``torch.cuda.set_device`` (which fails
-    on a CPU-only PyTorch) and builds DDP with ``device_ids`` (which DDP
-    refuses for a CPU module). Without CUDA this starts the process group
-    (``env_cfg.dist_cfg``: the backend must be gloo, other keys go to
-    ``init_process_group``) - the Runner then skips its own ``init_dist`` -
-    and sets ``model_wrapper_cfg.device_ids=None``. Nothing changes with
-    CUDA, without a launcher, or when a process group already exists.
-
-    Args:
-        cfg (Config): The run's config, after ``--cfg-options``;
-            ``cfg.launcher`` is the launcher.
-    """
-    if cfg.get('launcher', 'none') != 'pytorch' or \
-            torch.cuda.is_available() or dist.is_initialized():
-        return
-    dist_cfg = dict(cfg.get('env_cfg', {}).get('dist_cfg', {}))
-    backend = dist_cfg.pop('backend', 'gloo')
-    if backend != 'gloo':
-        raise ValueError(
-            'a distributed run without CUDA needs the gloo backend, not '
-            f'{backend!r}: add --cfg-options env_cfg.dist_cfg.backend=gloo')
-    dist.init_process_group(backend=backend, **dist_cfg)
-    wrapper = cfg.get('model_wrapper_cfg') or dict(
-        type='MMDistributedDataParallel',
-        broadcast_buffers=False,
-        find_unused_parameters=cfg.get('find_unused_parameters', False))
-    wrapper.setdefault('device_ids', None)
-    cfg.model_wrapper_cfg = wrapper

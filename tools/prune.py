@@ -31,47 +31,38 @@ def parse_args():
     parser = argparse.ArgumentParser(
         description='Remove the channels of a trained CSNet whose BN gamma '
         'is below a threshold')
-    parser.add_argument('config', help='the training config of the model')
-    parser.add_argument('checkpoint', help='the trained (wide) checkpoint')
-    parser.add_argument(
-        '--out-dir', required=True, help='folder for the pruned files')
-    parser.add_argument(
-        '--threshold', type=float, default=None,
+    add = parser.add_argument
+    add('config', help='the training config of the model')
+    add('checkpoint', help='the trained (wide) checkpoint')
+    add('--out-dir', required=True, help='folder for the pruned files')
+    add('--threshold', type=float, default=None,
         help='remove channels with |gamma| < threshold (default: 1e-20, '
         'the released models)')
-    parser.add_argument(
-        '--max-increase', metavar='METRIC=AMOUNT',
+    add('--max-increase', metavar='METRIC=AMOUNT',
         help='instead of --threshold: search the largest threshold whose '
         'pruned model (folded, before fine-tuning) loses at most AMOUNT of '
         'METRIC on the validation set (MAE may rise by AMOUNT; maxF, Sm, '
         '... may fall by it), e.g. MAE=0.002; writes search.md and '
         'search.png too')
-    parser.add_argument(
-        '--val-config',
+    add('--val-config',
         help='with --max-increase: a config whose val_dataloader and '
         'val_evaluator the search evaluates on (default: CONFIG\'s own)')
-    parser.add_argument(
-        '--val-batch-size', type=int, default=None,
+    add('--val-batch-size', type=int, default=None,
         help='with --max-increase: batch size of the validation loader '
         '(default: the config\'s; larger batches are much faster on a CPU, '
         'but only where the test pipeline gives every image one size)')
-    parser.add_argument(
-        '--coarse-steps', type=int, default=16,
+    add('--coarse-steps', type=int, default=16,
         help='points of the search\'s coarse pass (default 16)')
-    parser.add_argument(
-        '--no-fold', action='store_true',
+    add('--no-fold', action='store_true',
         help='drop the constant output of removed channels instead of '
         'folding it into the next layers')
-    parser.add_argument(
-        '--input-size', type=int, nargs=2, default=[224, 224],
+    add('--input-size', type=int, nargs=2, default=[224, 224],
         metavar=('H', 'W'),
         help='image size for the folded constants and FLOPs (224 224)')
-    parser.add_argument(
-        '--calib-batches', type=int, default=0,
+    add('--calib-batches', type=int, default=0,
         help='calibrate the folding on this many batches of the config\'s '
         'train_dataloader (default 0: data-free folding)')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=CfgOptionsAction,
+    add('--cfg-options', nargs='+', action=CfgOptionsAction,
         help='override config settings, key=value (xxx=yyy, a.b=[1,2])')
     return parser.parse_args()
 

@@ -11,10 +11,9 @@ import sys
 
 from mmengine.config import Config
 from mmengine.logging import MMLogger
-from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
 
 import csnet_mmseg  # noqa: F401  (fills the registries)
+from csnet_mmseg.apis import build_segmentor
 from csnet_mmseg.checkpoint import CheckpointError
 from csnet_mmseg.models import NotCSNetError
 from csnet_mmseg.pruning import (SEARCH_FILES, PruningError,
@@ -24,7 +23,6 @@ from csnet_mmseg.pruning import (SEARCH_FILES, PruningError,
                                  parse_metric_bound, prune_segmentor,
                                  search_threshold, write_pruned, write_search)
 from csnet_mmseg.utils.tool_args import CfgOptionsAction, check_cfg_options
-from mmseg.registry import MODELS
 
 
 def parse_args():
@@ -110,11 +108,10 @@ def main():
         except ValueError as e:
             sys.exit(f'prune: {e}')
         cfg.merge_from_dict(args.cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmseg'))
-    model = MODELS.build(cfg.model)
-    try:
-        ckpt = load_checkpoint(
-            model, args.checkpoint, map_location='cpu', strict=True)
+    try:  # logger=None: load_checkpoint prints the loaded file
+        model, ckpt = build_segmentor(cfg, args.checkpoint, seed=None,
+                                      strict=True, logger=None,
+                                      return_checkpoint=True)
     except CheckpointError as e:  # unsafe or damaged checkpoint
         sys.exit(f'prune: {e}')
     fold, calib, search = not args.no_fold, None, None

@@ -30,7 +30,7 @@ from csnet_mmseg.converters import (ConversionError,
                                     format_layer_table_config,
                                     load_official_checkpoint,
                                     load_official_table)
-from csnet_mmseg.models.layer_table import layer_table_from_model_cfg
+from csnet_mmseg.models import LayerTable
 from csnet_mmseg.utils.subnormal import FLUSH_BELOW
 
 CONFIG_DIR = osp.join(osp.dirname(osp.abspath(__file__)), '..', '..',
@@ -66,12 +66,12 @@ def default_table_path(src: str) -> str:
     return stem + '.bin'
 
 
-def matching_config(table: dict):
+def matching_config(table: LayerTable):
     for name in SHIPPED:
         path = osp.normpath(osp.join(CONFIG_DIR, name))
         if osp.isfile(path):
             cfg = Config.fromfile(path)
-            if layer_table_from_model_cfg(cfg.model) == table:
+            if LayerTable.from_model_cfg(cfg.model) == table:
                 return path
     return None
 
@@ -103,7 +103,7 @@ def main():
             meta=dict(
                 source=osp.basename(args.src),
                 converter='csnet2mmseg',
-                layer_table=table,
+                layer_table=table.to_dict(),
                 dataset_meta=dict(
                     classes=('background', 'foreground'),
                     palette=[[0, 0, 0], [255, 255, 255]])),

@@ -108,3 +108,29 @@ def build_random_segmentor(table: Optional[dict] = None,
     from mmseg.registry import MODELS
     torch.manual_seed(seed)
     return randomise_weights(MODELS.build(tiny_model_cfg(table)), seed)
+
+
+def write_tiny_config(path: str, table: Optional[dict] = None) -> str:
+    """Write a model config of ``table`` (None: :data:`TINY_TABLE`) that
+    inherits ``configs/_base_/models/csnet.py``; returns ``path``."""
+    table = TINY_TABLE if table is None else table
+    bb, head = table['backbone'], table['decode_head']
+    with open(path, 'w') as f:
+        f.write(f'_base_ = [{BASE_MODEL!r}]\n'
+                f'model = dict(backbone=dict(stem_channels='
+                f"{bb['stem_channels']}, stage_channels="
+                f"{bb['stage_channels']}), decode_head=dict(" +
+                ', '.join(f'{k}={v!r}' for k, v in head.items()) + '))\n')
+    return path
+
+
+def write_tiny_checkpoint(path: str,
+                          table: Optional[dict] = None,
+                          seed: int = 0) -> nn.Module:
+    """Save the weights of :func:`build_random_segmentor` (``table``, None:
+    :data:`TINY_TABLE`) as ``dict(state_dict=..., meta={})`` at ``path``;
+    returns the segmentor."""
+    seg = build_random_segmentor(TINY_TABLE if table is None else table,
+                                 seed=seed)
+    torch.save(dict(state_dict=seg.state_dict(), meta=dict()), str(path))
+    return seg

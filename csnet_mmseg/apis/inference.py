@@ -21,7 +21,7 @@ from torch import Tensor
 from ..datasets.image_io import read_image
 from ..deploy.deploy_model import (IMAGENET_MEAN, IMAGENET_STD,
                                    convert_to_deploy)
-from .logits import segmentor_logits
+from .logits import SegmentorLogits
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 TEST_SIZE = (224, 224)
@@ -100,8 +100,11 @@ class PyTorchSaliency:
                 raise FileNotFoundError(f'{what} file not found: {path}')
         self.segmentor = init_segmentor(config, checkpoint, device=device)
         self.device = device
+        # the training form (the reference of every other form) or the
+        # fused deploy form, both with the sigmoid
         self.model = convert_to_deploy(
-            self.segmentor, with_sigmoid=True) if deploy else None
+            self.segmentor, with_sigmoid=True) if deploy else SegmentorLogits(
+                self.segmentor, sigmoid=True)
         pre = self.segmentor.data_preprocessor
         self.mean = pre.mean.flatten().tolist()
         self.std = pre.std.flatten().tolist()
@@ -110,9 +113,7 @@ class PyTorchSaliency:
     def __call__(self, batch: np.ndarray) -> Tensor:
         """uint8 RGB ``(N, 3, h, w)`` -> saliency ``(N, 1, h, w)``."""
         x = normalise(batch, self.mean, self.std).to(self.device)
-        if self.model is not None:
-            return self.model(x).cpu()
-        return segmentor_logits(self.segmentor, x).sigmoid().cpu()
+        return self.model(x).cpu()
 
 
 class OnnxRuntimeSaliency:
@@ -227,6 +228,83 @@ class OpenVINOSaliency:
             x = normalise(batch, self.mean, self.std).numpy()
         out = torch.from_numpy(self.runner(x))
         return out.sigmoid() if self.logits else out
+
+
+def backend_option_error(backend: str,
+                         config: Optional[str] = None,
+                         checkpoint: Optional[str] = None,
+                         deploy: bool = False,
+                         onnx_file: Optional[str] = None,
+                         ir_file: Optional[str] = None,
+                         precision: Optional[str] = None) -> Optional[str]:
+    """Why these model options do not fit ``backend`` (the message names
+    the ``tools/infer.py`` flags), or None when they do."""
+    if ir_file is not None:
+        if backend != 'openvino':
+            return '--ir is for --backend openvino'
+        if not ir_file.endswith('.xml'):
+            return f'--ir must be an OpenVINO .xml file, got {ir_file}'
+    if backend == 'pytorch':
+        if not (config and checkpoint):
+            return 'the pytorch backend needs --config and --checkpoint'
+        if onnx_file:
+            return '--onnx is for --backend onnxruntime'
+    elif backend == 'onnxruntime':
+        if not onnx_file:
+            return 'the onnxruntime backend needs --onnx'
+        if config or checkpoint or deploy:
+            return ('--config/--checkpoint/--deploy are for the pytorch '
+                    'backend')
+    else:
+        given = bool(config) + bool(checkpoint)
+        files = bool(onnx_file) + bool(ir_file)
+        if files > 1 or (files and given) or (not files and given != 2):
+            return ('the openvino backend needs --onnx, --ir, or --config '
+                    'and --checkpoint (the deploy form is converted)')
+        if deploy:
+            return ('--deploy is for the pytorch backend (openvino always '
+                    'runs the deploy form)')
+    if precision is not None:
+        from ..deploy.openvino_backend import PRECISIONS
+        if backend != 'openvino':
+            return '--precision is for --backend openvino'
+        if precision not in PRECISIONS:
+            return (f'--precision must be one of {", ".join(PRECISIONS)}, '
+                    f'got {precision!r}')
+    return None
+
+
+def build_predictor(backend: str,
+                    config: Optional[str] = None,
+                    checkpoint: Optional[str] = None,
+                    onnx_file: Optional[str] = None,
+                    device: str = 'cpu',
+                    deploy: bool = False,
+                    threads: Optional[int] = None,
+                    precision: str = 'f32'):
+    """The saliency predictor of a backend.
+
+    Args:
+        backend (str): 'pytorch' (``config`` + ``checkpoint``, ``device``,
+            ``deploy``), 'onnxruntime' (``onnx_file``) or 'openvino'
+            (``onnx_file``, an ``.onnx`` or ``.xml`` file, or ``config`` +
+            ``checkpoint``; ``precision``).
+        threads (int, optional): ONNX Runtime / OpenVINO threads.
+
+    Returns:
+        PyTorchSaliency | OnnxRuntimeSaliency | OpenVINOSaliency: uint8
+        RGB ``(N, 3, h, w)`` -> saliency ``(N, 1, h, w)``.
+    """
+    if backend == 'pytorch':
+        return PyTorchSaliency(config, checkpoint, device, deploy)
+    if backend == 'onnxruntime':
+        return OnnxRuntimeSaliency(onnx_file, threads)
+    if backend == 'openvino':
+        return OpenVINOSaliency(
+            onnx_file, config, checkpoint, threads=threads,
+            precision=precision)
+    raise ValueError('backend must be pytorch, onnxruntime or openvino, got '
+                     f'{backend!r}')
 
 
 def collect_images(inputs: Sequence[str]) -> List[str]:

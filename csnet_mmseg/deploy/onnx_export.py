@@ -4,7 +4,7 @@ import io
 import os
 import os.path as osp
 import warnings
-from typing import Callable, Dict, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -140,6 +140,55 @@ def export_onnx(model: DeployCSNet,
 
 def _fmt(t: Tensor) -> str:
     return '[' + ', '.join(f'{v:.3f}' for v in t.flatten().tolist()) + ']'
+
+
+def verification_inputs(path: str,
+                        max_images: int,
+                        with_preprocess: bool,
+                        dtype: torch.dtype,
+                        fixed_shape: Optional[Sequence[int]] = None
+                        ) -> Tuple[List[str], List[Tensor]]:
+    """Inputs to compare an exported model with PyTorch on real images.
+
+    Single images at 224x224 and the first two at 336x288 (a fixed-size
+    model: all at ``fixed_shape``), then the first one as a batch of 2.
+
+    Args:
+        path (str): An image or a folder of images.
+        max_images (int): At most this many images.
+        with_preprocess (bool): The model normalises in its graph: the
+            inputs are RGB 0-255 (else normalised with the ImageNet
+            mean/std).
+        dtype (torch.dtype): With ``with_preprocess``: uint8 or float32.
+        fixed_shape (Sequence[int], optional): ``(H, W)`` of a fixed-size
+            model.
+
+    Returns:
+        tuple[list[str], list[Tensor]]: The image files and the batches.
+    """
+    from ..apis.inference import (collect_images, normalise, read_image_rgb,
+                                  resize_images)
+    files = collect_images([path])[:max_images]
+    if fixed_shape is not None:
+        sizes = [tuple(fixed_shape)]
+    else:
+        sizes = [(224, 224), (336, 288)]
+    groups = [
+        resize_images([read_image_rgb(f) for f in files], sizes[0])
+    ] + [
+        resize_images([read_image_rgb(f) for f in files[:2]], s)
+        for s in sizes[1:]
+    ]
+    batches = []
+    for b in groups:
+        t = torch.from_numpy(b)
+        if not with_preprocess:
+            t = normalise(b)
+        elif dtype == torch.float32:
+            t = t.float()
+        batches.extend(t[i:i + 1] for i in range(len(t)))
+    batches.append(batches[0].expand(2, -1, -1, -1).contiguous())  # batch 2
+    return files, batches
 
 
 def ort_session(onnx_file: str, threads: Optional[int] = None):

@@ -163,7 +163,8 @@ class OpenVINORunner:
         precision (str): Precision hint. Defaults to 'f32'.
         example_shape (Sequence[int]): Tracing shape for a module.
             Defaults to (1, 3, 224, 224).
-        profile (bool): Collect per-layer timings. Defaults to False.
+        profile (bool): Collect per-node counters (read them with
+            :func:`csnet_mmseg.benchmark.profile_nodes`). Defaults to False.
         dynamic (bool | str): For a module: dynamic batch and image size
             (True), dynamic batch only (``'batch'``), or fixed to
             ``example_shape`` (False). Defaults to True.
@@ -207,10 +208,6 @@ class OpenVINORunner:
         x = np.ascontiguousarray(x)
         self.request.infer({0: x})
         return self.request.get_output_tensor(0).data.copy()
-
-    def profile(self) -> list:
-        """Per-layer timings of the last run (needs ``profile=True``)."""
-        return list(self.request.get_profiling_info())
 
 
 def compare_with_openvino(reference,

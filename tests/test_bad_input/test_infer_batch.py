@@ -1,9 +1,9 @@
 """tools/infer.py on batches: a bad file is reported and skipped, every good
 file is written, the run ends with a summary and exit status 1
 (--fail-fast: the first error is fatal); an input is never overwritten."""
-import importlib.util
 import os
 import os.path as osp
+import runpy
 
 import cv2
 import numpy as np
@@ -16,13 +16,10 @@ from mmseg.registry import MODELS
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
-@pytest.fixture(scope='module')
-def infer():
-    spec = importlib.util.spec_from_file_location(
-        'tool_infer_batch', osp.join(ROOT, 'tools', 'infer.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def infer(argv):
+    """``tools/infer.py``'s ``main(argv)``, run as ``python`` would."""
+    return runpy.run_path(
+        osp.join(ROOT, 'tools', 'infer.py'), run_name='tool')['main'](argv)
 
 
 @pytest.fixture(scope='module')
@@ -48,11 +45,11 @@ def _images(folder):
     return folder
 
 
-def test_bad_files_are_skipped_and_reported(infer, model_files, tmp_path,
+def test_bad_files_are_skipped_and_reported(model_files, tmp_path,
                                             capsys):
     images = _images(tmp_path / 'images')
     out = tmp_path / 'out'
-    status = infer.main(
+    status = infer(
         [str(images), '--out-dir', str(out), '--batch-size', '4'] +
         model_files)
     assert status == 1
@@ -64,39 +61,39 @@ def test_bad_files_are_skipped_and_reported(infer, model_files, tmp_path,
     assert 'd.jpg' in err.err and 'empty' in err.err
 
 
-def test_fail_fast_stops_at_the_first_bad_file(infer, model_files,
+def test_fail_fast_stops_at_the_first_bad_file(model_files,
                                                tmp_path):
     images = _images(tmp_path / 'images')
     out = tmp_path / 'out'
     with pytest.raises(SystemExit, match=r"(?s)'.*b\.jpg'.*--fail-fast"):
-        infer.main([str(images), '--out-dir', str(out), '--fail-fast'] +
+        infer([str(images), '--out-dir', str(out), '--fail-fast'] +
                    model_files)
     assert os.listdir(out) == ['a.png']  # written before the bad one
 
 
-def test_never_overwrites_an_input(infer, model_files, tmp_path):
+def test_never_overwrites_an_input(model_files, tmp_path):
     images = _images(tmp_path / 'images')
     before = (images / 'c.png').read_bytes()
     for extra in ([], ['--overwrite']):
         with pytest.raises(SystemExit,
                            match=r'output .*c\.png would replace the input'):
-            infer.main([str(images), '--out-dir', str(images)] + extra +
+            infer([str(images), '--out-dir', str(images)] + extra +
                        model_files)
     assert (images / 'c.png').read_bytes() == before
     assert not (images / 'a.png').exists()  # nothing written
     # the same through another spelling of the folder
     with pytest.raises(SystemExit, match='would replace the input'):
-        infer.main([
+        infer([
             str(images / 'c.png'), '--out-dir',
             str(images / '..' / 'images'), '--overwrite'
         ] + model_files)
     assert (images / 'c.png').read_bytes() == before
 
 
-def test_out_dir_is_a_file(infer, model_files, tmp_path):
+def test_out_dir_is_a_file(model_files, tmp_path):
     img = tmp_path / 'a.jpg'
     cv2.imwrite(str(img), np.zeros((16, 16, 3), np.uint8))
     (tmp_path / 'out').write_text('a file')
     with pytest.raises(SystemExit, match='is a file'):
-        infer.main([str(img), '--out-dir', str(tmp_path / 'out')] +
+        infer([str(img), '--out-dir', str(tmp_path / 'out')] +
                    model_files)

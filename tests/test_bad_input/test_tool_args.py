@@ -90,12 +90,13 @@ def test_truncated_checkpoint(tmp_path):
     _fails(res, f"Cannot load the checkpoint '{path}'")
 
 
+def _main(relpath, argv):
+    """A tool's ``main(argv)``, run as ``python tools/RELPATH`` would."""
+    import runpy
+    return runpy.run_path(tool(relpath), run_name='tool')['main'](argv)
+
+
 def test_sod_curves_truncated_map(tmp_path):
-    from importlib.util import module_from_spec, spec_from_file_location
-    spec = spec_from_file_location(
-        'tool_sod_curves_args', tool('analysis_tools/sod_curves.py'))
-    curves = module_from_spec(spec)
-    spec.loader.exec_module(curves)
     gt_dir, maps = tmp_path / 'ECSSD' / 'GT', tmp_path / 'maps'
     gt_dir.mkdir(parents=True)
     maps.mkdir()
@@ -104,7 +105,7 @@ def test_sod_curves_truncated_map(tmp_path):
     cv2.imwrite(str(gt_dir / 'a.png'), mask)
     ok, data = cv2.imencode('.png', mask)
     (maps / 'a.png').write_bytes(data.tobytes()[:-20])
-    status = curves.main([
+    status = _main('analysis_tools/sod_curves.py', [
         '--pred', f'm={maps}', '--gt',
         str(gt_dir), '--out-dir',
         str(tmp_path / 'out')
@@ -113,17 +114,13 @@ def test_sod_curves_truncated_map(tmp_path):
 
 
 def test_infer_explicit_non_image_is_reported(tmp_path):
-    from importlib.util import module_from_spec, spec_from_file_location
-    spec = spec_from_file_location('tool_infer_args', tool('infer.py'))
-    infer = module_from_spec(spec)
-    spec.loader.exec_module(infer)
     ckpt = tmp_path / 'x.pth'
     torch.save(dict(state_dict=build_model().state_dict()), str(ckpt))
     notes = tmp_path / 'notes.txt'
     notes.write_text('not an image')
     good = tmp_path / 'a.jpg'
     cv2.imwrite(str(good), np.zeros((20, 30, 3), np.uint8))
-    status = infer.main([
+    status = _main('infer.py', [
         str(notes),
         str(good), '--out-dir',
         str(tmp_path / 'out'), '--config', BASE_MODEL, '--checkpoint',
@@ -146,11 +143,6 @@ def test_prune_calib_without_data(tmp_path):
 
 
 def test_export_verify_with_a_bad_image(tmp_path):
-    from importlib.util import module_from_spec, spec_from_file_location
-    spec = spec_from_file_location('tool_onnx_args',
-                                   tool('deployment/pytorch2onnx.py'))
-    export = module_from_spec(spec)
-    spec.loader.exec_module(export)
     ckpt = tmp_path / 'x.pth'
     torch.save(dict(state_dict=build_model().state_dict()), str(ckpt))
     images = tmp_path / 'images'
@@ -159,7 +151,7 @@ def test_export_verify_with_a_bad_image(tmp_path):
     (images / 'cut.jpg').write_bytes(data.tobytes()[:-200])
     with pytest.raises(SystemExit,
                        match=r"--verify: Cannot read the image '.*cut\.jpg'"):
-        export.main([
+        _main('deployment/pytorch2onnx.py', [
             BASE_MODEL,
             str(ckpt),
             str(tmp_path / 'm.onnx'), '--verify',

@@ -7,7 +7,8 @@ import torch
 from mmengine.config import Config
 
 from csnet_mmseg.apis import segmentor_logits
-from csnet_mmseg.testing import TINY_TABLE, build_random_segmentor
+from csnet_mmseg.testing import (TINY_TABLE, build_random_segmentor,
+                                 write_tiny_checkpoint, write_tiny_config)
 from mmseg.registry import MODELS
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -46,22 +47,12 @@ def training_form(segmentor, x):
         return segmentor_logits(segmentor, x)
 
 
-def load_tool(relpath: str):
-    """Import a script under tools/ as a module (to call its ``main``).
-
-    As ``python tools/...`` does, the script's folder is on ``sys.path``
-    (for its sibling modules, e.g. ``benchmark_models``)."""
-    import importlib.util
-    import sys
-    path = osp.join(ROOT, relpath)
-    folder = osp.dirname(path)
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
-    name = 'tool_' + osp.splitext(osp.basename(path))[0]
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def run_tool_main(relpath: str, argv):
+    """Run a tool's ``main(argv)`` in this process, as ``python RELPATH``
+    would (``runpy``: the file is executed, not imported as a module)."""
+    import runpy
+    ns = runpy.run_path(osp.join(ROOT, relpath), run_name='tool')
+    return ns['main'](list(map(str, argv)))
 
 
 @pytest.fixture(scope='module')
@@ -71,17 +62,9 @@ def tiny_files(tmp_path_factory):
     import cv2
     import numpy as np
     root = tmp_path_factory.mktemp('tiny')
-    cfg = root / 'tiny_csnet.py'
-    base = osp.join(ROOT, 'configs', '_base_', 'models', 'csnet.py')
-    bb, head = TINY_TABLE['backbone'], TINY_TABLE['decode_head']
-    cfg.write_text(f'_base_ = [{base!r}]\n'
-                   f'model = dict(backbone=dict(stem_channels='
-                   f"{bb['stem_channels']}, stage_channels="
-                   f"{bb['stage_channels']}), decode_head=dict(" +
-                   ', '.join(f'{k}={v!r}' for k, v in head.items()) + '))\n')
-    seg = build_segmentor(TINY_TABLE, seed=5)
+    cfg = write_tiny_config(str(root / 'tiny_csnet.py'), TINY_TABLE)
     ckpt = root / 'tiny.pth'
-    torch.save(dict(state_dict=seg.state_dict(), meta=dict()), str(ckpt))
+    seg = write_tiny_checkpoint(str(ckpt), TINY_TABLE, seed=5)
     images = root / 'images'
     images.mkdir()
     rng = np.random.RandomState(0)
@@ -92,7 +75,7 @@ def tiny_files(tmp_path_factory):
         cv2.imwrite(str(images / name), img)
     (images / 'notes.txt').write_text('not an image')
     return dict(
-        config=str(cfg),
+        config=cfg,
         checkpoint=str(ckpt),
         images=str(images),
         sizes=sizes,

@@ -1,23 +1,23 @@
-"""tools/analysis_tools/benchmark.py in its quick mode, on a tiny setting."""
-import argparse
-
+"""tools/analysis_tools/benchmark.py (a CLI over csnet_mmseg.benchmark) in
+its quick mode, on a tiny setting."""
 import pytest
-from conftest import load_tool
+from conftest import run_tool_main
+
+TOOL = 'tools/analysis_tools/benchmark.py'
 
 
-@pytest.fixture(scope='module')
-def bench():
-    return load_tool('tools/analysis_tools/benchmark.py')
+def bench(argv):
+    return run_tool_main(TOOL, argv)
 
 
-def test_quick_table(bench, tmp_path, capsys):
+def test_quick_table(tmp_path, capsys):
     out = tmp_path / 'table.md'
     args = [
         '--quick', '--models', 'csnet_l_x1', '--forms', 'train', 'deploy',
         'ort', '--sizes', '64', '96', '--random-weights', '--out',
         str(out)
     ]
-    assert bench.main(args) == 0
+    assert bench(args) == 0
     captured = capsys.readouterr()
     text = captured.out
     assert out.read_text() in text
@@ -46,47 +46,10 @@ def test_quick_table(bench, tmp_path, capsys):
     assert 'QUICK smoke run' in text
     assert '[6/6] csnet_l_x1 ort 96x96' in captured.err  # progress
     with pytest.raises(SystemExit):  # an existing report is kept
-        bench.main(args)
+        bench(args)
 
 
-def test_report_ratios_and_verdict(bench):
-    """The derived columns of the report, from given latencies."""
-    args = argparse.Namespace(
-        sizes=[224, 512],
-        threads=[1],
-        repeats=3,
-        warmup=1,
-        quick=False,
-        flops_size=224)
-    lat = {
-        ('csnet_l_x1', 'train', 224, 1): 100.0,
-        ('csnet_l_x1', 'train', 512, 1): 520.0,
-        ('csnet_l_x1', 'deploy', 224, 1): 40.0,
-        ('csnet_l_x1', 'deploy', 512, 1): 200.0,
-        ('fastscnn', 'train', 224, 1): 16.0,
-        ('fastscnn', 'train', 512, 1): None
-    }
-    results = dict(
-        models=['csnet_l_x1', 'fastscnn'],
-        forms=dict(csnet_l_x1=['train', 'deploy'], fastscnn=['train']),
-        labels=dict(csnet_l_x1='csnet_l_x1', fastscnn='Fast-SCNN'),
-        weights=dict(csnet_l_x1='random', fastscnn='random'),
-        latency=lat,
-        complexity={},
-        memory={},
-        diffs={},
-        errors=[],
-        memory_method=None)
-    meta = dict(cpu='cpu', cores=2, torch='t', ort='o')
-    text = bench.build_report(results, meta, args)
-    assert '| 5.20x |' in text  # 520 / 100 (train, 512 vs 224)
-    assert '| 5.00x |' in text  # 200 / 40 (deploy)
-    assert '2.50x' in text  # deploy / train at 224 and 512
-    assert 'csnet_l_x1 is 2.50x SLOWER than Fast-SCNN' in text  # 40 vs 16
-    assert '| 512² | 1 | csnet_l_x1 | 200.0 (deploy) | Fast-SCNN | n/a' in text
-
-
-def test_quick_openvino_and_throughput(bench, tmp_path, capsys):
+def test_quick_openvino_and_throughput(tmp_path, capsys):
     from csnet_mmseg.deploy.openvino_backend import openvino_available
     if not openvino_available():
         pytest.skip('openvino is not importable')
@@ -94,7 +57,7 @@ def test_quick_openvino_and_throughput(bench, tmp_path, capsys):
         '--quick', '--models', 'csnet_l_x1', '--forms', 'deploy', 'openvino',
         '--sizes', '64', '--batches', '2', '--random-weights'
     ]
-    assert bench.main(args) == 0
+    assert bench(args) == 0
     text = capsys.readouterr().out
     assert '| csnet_l_x1 | OpenVINO f32 (deploy form) |' in text
     head = next(ln for ln in text.splitlines()
@@ -108,45 +71,18 @@ def test_quick_openvino_and_throughput(bench, tmp_path, capsys):
     diffs = speed.rsplit('|', 2)[-2].split(',')
     assert len(diffs) == 2 and all(float(d) <= 1e-4 for d in diffs)
     with pytest.raises(SystemExit):
-        bench.main(['--batches', '0'])
+        bench(['--batches', '0'])
 
 
-def test_report_ratio_to_fastscnn(bench):
-    args = argparse.Namespace(
-        sizes=[224],
-        threads=[1],
-        batches=[1, 8],
-        repeats=3,
-        warmup=1,
-        quick=False,
-        flops_size=224)
-    lat = {
-        ('csnet_l_x1', 'deploy', 224, 1): 60.0,
-        ('csnet_l_x1', 'openvino', 224, 1): 30.0,
-        ('fastscnn', 'train', 224, 1): 15.0,
-        ('fastscnn', 'openvino', 224, 1): 10.0,
-    }
-    results = dict(
-        models=['csnet_l_x1', 'fastscnn'],
-        forms=dict(
-            csnet_l_x1=['deploy', 'openvino'],
-            fastscnn=['train', 'openvino']),
-        labels=dict(csnet_l_x1='csnet_l_x1', fastscnn='Fast-SCNN'),
-        weights=dict(csnet_l_x1='random', fastscnn='random'),
-        latency=lat,
-        batch_latency={('csnet_l_x1', 'openvino', 224, 1, 8): 200.0},
-        complexity={},
-        memory={},
-        diffs={},
-        errors=[],
-        memory_method=None)
-    meta = dict(cpu='cpu', cores=2, torch='t', ort='o', openvino='v')
-    text = bench.build_report(results, meta, args)
-    assert '÷ Fast-SCNN best 224² 1t' in text
-    assert '| csnet_l_x1 | OpenVINO f32 (deploy form) | - | - | 30.0 | ' \
-        '3.00x |' in text
-    assert '| Fast-SCNN | OpenVINO f32 (PyTorch frontend) |' in text
-    assert '| csnet_l_x1 | openvino | 33.3 | 40.0 |' in text  # images/s
-    assert '| Fast-SCNN | train | 66.7 | n/a |' in text
-    assert '| 224² | 1 | csnet_l_x1 | 30.0 (openvino) | Fast-SCNN | ' \
-        '10.0 (openvino) | 3.00x |' in text
+def test_official_dir_weights(official_dir, tmp_path, capsys):
+    """--official-dir: the released x1 weights converted on the fly (the
+    former ../shared default), named in the notes."""
+    assert bench([
+        '--quick', '--models', 'csnet_l_x1', '--forms', 'train', '--sizes',
+        '64', '--official-dir', official_dir
+    ]) == 0
+    text = capsys.readouterr().out
+    assert '- csnet_l_x1: weights released csnet-L-x1 (converted).' in text
+    with pytest.raises(SystemExit):
+        bench(['--official-dir', str(tmp_path / 'none')])
+    assert '--official-dir is not a folder' in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""tools/infer.py: 8-bit saliency PNGs at the original sizes."""
+"""tools/infer.py (run as a CLI): 8-bit saliency PNGs at the original
+sizes."""
 import os
 import os.path as osp
 
@@ -6,15 +7,14 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import load_tool
+from conftest import run_tool_main
 
 from csnet_mmseg.deploy import convert_to_deploy
 from csnet_mmseg.deploy.onnx_export import export_onnx
 
 
-@pytest.fixture(scope='module')
-def infer():
-    return load_tool('tools/infer.py')
+def infer(argv):
+    return run_tool_main('tools/infer.py', argv)
 
 
 def _read(out_dir, name):
@@ -23,13 +23,13 @@ def _read(out_dir, name):
     return img
 
 
-def test_folder_to_pngs_and_no_overwrite(infer, tiny_files, tmp_path):
+def test_folder_to_pngs_and_no_overwrite(tiny_files, tmp_path):
     out = str(tmp_path / 'out')
     args = [
         tiny_files['images'], '--out-dir', out, '--config',
         tiny_files['config'], '--checkpoint', tiny_files['checkpoint']
     ]
-    assert infer.main(args + ['--overlay']) == 0
+    assert infer(args + ['--overlay']) == 0
     names = sorted(os.listdir(out))
     assert names == ['a.png', 'b.png', 'c.png', 'overlay']
     for name, (h, w) in tiny_files['sizes'].items():
@@ -41,19 +41,19 @@ def test_folder_to_pngs_and_no_overwrite(infer, tiny_files, tmp_path):
     before = {n: _read(out, n).copy() for n in ('a.png', 'b.png')}
     # refuses to overwrite, and writes nothing
     with pytest.raises(SystemExit, match='--overwrite'):
-        infer.main(args)
+        infer(args)
     # the fused form gives the same maps (the same 8-bit levels up to 1)
-    assert infer.main(args + ['--deploy', '--overwrite']) == 0
+    assert infer(args + ['--deploy', '--overwrite']) == 0
     for n, ref in before.items():
         diff = np.abs(_read(out, n).astype(int) - ref.astype(int)).max()
         assert diff <= 1, n
 
 
-def test_official_protocol(infer, tiny_files, tmp_path):
+def test_official_protocol(tiny_files, tmp_path):
     """One image by hand: resize to 224, normalise, sigmoid, resize back."""
     out = str(tmp_path / 'one')
     img_path = osp.join(tiny_files['images'], 'c.jpg')
-    assert infer.main([
+    assert infer([
         img_path, '--out-dir', out, '--config', tiny_files['config'],
         '--checkpoint', tiny_files['checkpoint']
     ]) == 0
@@ -73,7 +73,7 @@ def test_official_protocol(infer, tiny_files, tmp_path):
     assert diff <= 1
 
 
-def test_onnxruntime_backend_and_glob(infer, tiny_files, tmp_path):
+def test_onnxruntime_backend_and_glob(tiny_files, tmp_path):
     pytest.importorskip('onnxruntime')
     onnx_file = str(tmp_path / 'tiny.onnx')
     export_onnx(
@@ -82,11 +82,11 @@ def test_onnxruntime_backend_and_glob(infer, tiny_files, tmp_path):
         shape=(224, 224))
     ref_dir, ort_dir = str(tmp_path / 'pt'), str(tmp_path / 'ort')
     pattern = osp.join(tiny_files['images'], '*.jpg')
-    assert infer.main([
+    assert infer([
         pattern, '--out-dir', ref_dir, '--config', tiny_files['config'],
         '--checkpoint', tiny_files['checkpoint']
     ]) == 0
-    assert infer.main([
+    assert infer([
         pattern, '--out-dir', ort_dir, '--backend', 'onnxruntime', '--onnx',
         onnx_file, '--batch-size', '2'
     ]) == 0
@@ -97,23 +97,23 @@ def test_onnxruntime_backend_and_glob(infer, tiny_files, tmp_path):
         assert diff.max() <= 1
 
 
-def test_bad_inputs(infer, tiny_files, tmp_path):
+def test_bad_inputs(tiny_files, tmp_path):
     base = [
         '--out-dir',
         str(tmp_path / 'x'), '--config', tiny_files['config'], '--checkpoint',
         tiny_files['checkpoint']
     ]
     with pytest.raises(SystemExit, match='no such image'):
-        infer.main([str(tmp_path / 'missing.jpg')] + base)
+        infer([str(tmp_path / 'missing.jpg')] + base)
     with pytest.raises(SystemExit):  # argparse: pytorch needs a config
-        infer.main([tiny_files['images'], '--out-dir', str(tmp_path)])
+        infer([tiny_files['images'], '--out-dir', str(tmp_path)])
     clash = tmp_path / 'clash'
     clash.mkdir()
     for name in ('a.jpg', 'a.png'):
         (clash / name).write_bytes(
             open(osp.join(tiny_files['images'], 'a.jpg'), 'rb').read())
     with pytest.raises(SystemExit, match='same name stem'):
-        infer.main([str(clash)] + base)
+        infer([str(clash)] + base)
 
 
 def test_mmseg_inference_api(tiny_files, tmp_path):
@@ -132,9 +132,8 @@ def test_mmseg_inference_api(tiny_files, tmp_path):
     sal = result.seg_logits.data[0]  # already the sigmoid (1 channel)
     assert sal.shape == tiny_files['sizes']['a.jpg']
     assert 0 <= sal.min() and sal.max() <= 1
-    infer = load_tool('tools/infer.py')
     out = str(tmp_path / 'api')
-    assert infer.main([
+    assert infer([
         img_path, '--out-dir', out, '--config', tiny_files['config'],
         '--checkpoint', tiny_files['checkpoint']
     ]) == 0
@@ -143,7 +142,7 @@ def test_mmseg_inference_api(tiny_files, tmp_path):
     assert np.abs(ours - sal.numpy()).mean() < 0.01
 
 
-def test_openvino_backend(infer, tiny_files, tmp_path):
+def test_openvino_backend(tiny_files, tmp_path):
     """--backend openvino from the ONNX file and from config + checkpoint
     gives the PyTorch maps (8-bit levels up to 1)."""
     from csnet_mmseg.deploy.openvino_backend import openvino_available
@@ -163,7 +162,7 @@ def test_openvino_backend(infer, tiny_files, tmp_path):
     ov.save_model(
         convert_to_openvino(onnx_file), ir_file, compress_to_fp16=False)
     ref_dir = str(tmp_path / 'pt')
-    assert infer.main([
+    assert infer([
         tiny_files['images'], '--out-dir', ref_dir, '--config',
         tiny_files['config'], '--checkpoint', tiny_files['checkpoint']
     ]) == 0
@@ -174,7 +173,7 @@ def test_openvino_backend(infer, tiny_files, tmp_path):
                             tiny_files['checkpoint'], '--precision', 'f32'
                         ])]:
         out = str(tmp_path / name)
-        assert infer.main([
+        assert infer([
             tiny_files['images'], '--out-dir', out, '--backend', 'openvino',
             '--threads', '1'
         ] + extra) == 0
@@ -185,7 +184,7 @@ def test_openvino_backend(infer, tiny_files, tmp_path):
             assert diff.max() <= 1, (name, n)
 
 
-def test_backend_option_errors(infer, tiny_files, tmp_path, capsys):
+def test_backend_option_errors(tiny_files, tmp_path, capsys):
     out = ['--out-dir', str(tmp_path / 'o')]
     model = ['--config', tiny_files['config'], '--checkpoint',
              tiny_files['checkpoint']]
@@ -209,5 +208,5 @@ def test_backend_option_errors(infer, tiny_files, tmp_path, capsys):
     ]
     for extra, message in cases:
         with pytest.raises(SystemExit):
-            infer.main([tiny_files['images']] + out + extra)
+            infer([tiny_files['images']] + out + extra)
         assert message in capsys.readouterr().err, extra

@@ -1,7 +1,7 @@
 """ONNX export of the deploy form and ONNX Runtime parity."""
 import pytest
 import torch
-from conftest import load_tool, training_form
+from conftest import run_tool_main, training_form
 
 from csnet_mmseg.deploy import convert_to_deploy
 from csnet_mmseg.deploy.onnx_export import (compare_with_onnxruntime,
@@ -12,6 +12,10 @@ pytest.importorskip('onnxruntime')
 
 MEAN = torch.tensor([123.675, 116.28, 103.53]).view(1, 3, 1, 1)
 STD = torch.tensor([58.395, 57.12, 57.375]).view(1, 3, 1, 1)
+
+
+def export(argv):
+    return run_tool_main('tools/deployment/pytorch2onnx.py', argv)
 
 
 def test_export_dynamic_shapes(tiny_segmentor, tmp_path):
@@ -75,28 +79,26 @@ def test_export_refuses(tiny_segmentor, tmp_path):
 
 
 def test_pytorch2onnx_tool(tiny_files, tmp_path, capsys):
-    tool = load_tool('tools/deployment/pytorch2onnx.py')
     out = str(tmp_path / 'm.onnx')
     args = [
         tiny_files['config'], tiny_files['checkpoint'], out, '--shape', '64',
         '64', '--verify', tiny_files['images']
     ]
-    assert tool.main(args) == 0
+    assert export(args) == 0
     text = capsys.readouterr().out
     assert 'OK' in text and '3 image(s)' in text
     sess = ort_session(out)
     assert sess.get_outputs()[0].name == 'saliency'
     # an existing output is refused
     with pytest.raises(SystemExit, match='--overwrite'):
-        tool.main(args)
-    assert tool.main(args + ['--overwrite', '--with-preprocess']) == 0
+        export(args)
+    assert export(args + ['--overwrite', '--with-preprocess']) == 0
     assert ort_session(out).get_inputs()[0].type == 'tensor(uint8)'
 
 
 def test_pytorch2onnx_fixed_size(tiny_files, tmp_path, capsys):
-    tool = load_tool('tools/deployment/pytorch2onnx.py')
     out = str(tmp_path / 'fixed.onnx')
-    assert tool.main([
+    assert export([
         tiny_files['config'], tiny_files['checkpoint'], out, '--shape', '64',
         '96', '--fixed-size', '--verify', tiny_files['images']
     ]) == 0

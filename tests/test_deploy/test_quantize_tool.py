@@ -1,17 +1,20 @@
-"""tools/deployment/quantize_openvino.py on a tiny random model."""
+"""tools/deployment/quantize_openvino.py (run as a CLI) on a tiny random
+model, and the calibration choice of csnet_mmseg.deploy.quantize."""
 import re
 
 import cv2
 import numpy as np
 import pytest
-from conftest import load_tool
+from conftest import run_tool_main
 
 from csnet_mmseg.deploy.openvino_backend import openvino_available
+from csnet_mmseg.deploy.quantize import calibration_files, load_batch
+
+TOOL = 'tools/deployment/quantize_openvino.py'
 
 
-@pytest.fixture(scope='module')
-def tool():
-    return load_tool('tools/deployment/quantize_openvino.py')
+def quantize(argv):
+    return run_tool_main(TOOL, argv)
 
 
 @pytest.fixture(scope='module')
@@ -39,7 +42,7 @@ def data(tmp_path_factory):
     return dict(calib=str(calib), eval=str(ev))
 
 
-def test_quantize_writes_int8_ir(tool, tiny_files, data, tmp_path, capsys):
+def test_quantize_writes_int8_ir(tiny_files, data, tmp_path, capsys):
     if not openvino_available():
         pytest.skip('openvino is not importable')
     pytest.importorskip('nncf')
@@ -52,7 +55,7 @@ def test_quantize_writes_int8_ir(tool, tiny_files, data, tmp_path, capsys):
         '--runs', '1'
     ]
     # the fixed-size graph (the default)
-    assert tool.main(base) == 0
+    assert quantize(base) == 0
     text = capsys.readouterr().out
     assert out.is_file() and out.with_suffix('.bin').is_file()
     assert 'FakeQuantize' in out.read_text()
@@ -63,10 +66,10 @@ def test_quantize_writes_int8_ir(tool, tiny_files, data, tmp_path, capsys):
     assert re.search(r'\| 32 \| [\d.]+ \| [\d.]+ \| [\d.]+x \|', text)
     # an existing output is kept unless --overwrite is given
     with pytest.raises(SystemExit):
-        tool.main(base)
+        quantize(base)
     assert '--overwrite' in capsys.readouterr().err
     # the accuracy table (224x224 protocol: a dynamic-size graph here)
-    assert tool.main(base + [
+    assert quantize(base + [
         '--overwrite', '--dynamic', '--no-bench', '--eval-root', data['eval']
     ]) == 0
     text = capsys.readouterr().out
@@ -75,24 +78,20 @@ def test_quantize_writes_int8_ir(tool, tiny_files, data, tmp_path, capsys):
     assert re.search(r'\| f32 \| 0\.\d{5} \| 0\.\d{5} \|', text)
 
 
-def test_calibration_choice(tool, tiny_files, data):
-    args = tool.parse_args([
-        tiny_files['config'], tiny_files['checkpoint'], '--out', 'x.xml',
-        '--calib-root', data['calib'], '--calib-split', 'train.txt',
-        '--num-calib', '2'
-    ])
-    files = tool.calibration_files(args)
-    assert len(files) == 2 and files == tool.calibration_files(args)
+def test_calibration_choice(data):
+    files = calibration_files(data['calib'], 'train.txt', num=2)
+    assert len(files) == 2 and files == calibration_files(
+        data['calib'], 'train.txt', num=2)
     assert all(f.split('/')[-1] in ('im0.jpg', 'im1.jpg', 'im3.jpg')
                for f in files)
-    batch = tool.load_batch(files[0], 32)
+    assert len(calibration_files(data['calib'], num=10)) == 4  # no split
+    batch = load_batch(files[0], 32)
     assert batch.shape == (1, 3, 32, 32) and batch.dtype == np.float32
-    args.calib_split = 'bad.txt'
     with pytest.raises(FileNotFoundError, match='not_there'):
-        tool.calibration_files(args)
+        calibration_files(data['calib'], 'bad.txt', num=2)
 
 
-def test_bad_flags(tool, tiny_files, data, tmp_path, capsys):
+def test_bad_flags(tiny_files, data, tmp_path, capsys):
     existing = tmp_path / 'there.xml'
     existing.write_text('')
     base = [tiny_files['config'], tiny_files['checkpoint']]
@@ -116,8 +115,8 @@ def test_bad_flags(tool, tiny_files, data, tmp_path, capsys):
     ]
     for extra, message in cases:
         with pytest.raises(SystemExit):
-            tool.main(base + extra)
+            quantize(base + extra)
         assert message in capsys.readouterr().err, message
     with pytest.raises(SystemExit):
-        tool.main([tiny_files['config'], 'missing.pth'] + good)
+        quantize([tiny_files['config'], 'missing.pth'] + good)
     assert 'checkpoint not found' in capsys.readouterr().err

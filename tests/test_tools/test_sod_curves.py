@@ -1,22 +1,24 @@
-import importlib.util
+"""tools/analysis_tools/sod_curves.py run as a CLI, and the curves of
+csnet_mmseg.evaluation.curves."""
 import os
 import os.path as osp
+import runpy
 
 import cv2
 import numpy as np
 import pytest
 
+from csnet_mmseg.evaluation.curves import (CurveError, curve_metrics,
+                                           list_maps, map_folder,
+                                           parse_pairs)
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TOOL = osp.join(ROOT, 'tools', 'analysis_tools', 'sod_curves.py')
 
 
-@pytest.fixture(scope='module')
-def tool():
-    spec = importlib.util.spec_from_file_location(
-        'sod_curves', osp.join(ROOT, 'tools', 'analysis_tools',
-                               'sod_curves.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def curves(argv):
+    """The tool's ``main(argv)``, run as ``python TOOL`` would."""
+    return runpy.run_path(TOOL, run_name='tool')['main'](argv)
 
 
 def _gt(h, w, k):
@@ -53,8 +55,8 @@ def _args(root, out='curves'):
     ]
 
 
-def test_curves_written(tool, layout, capsys):
-    assert tool.main(_args(layout)) == 0
+def test_curves_written(layout, capsys):
+    assert curves(_args(layout)) == 0
     out = capsys.readouterr().out
     files = sorted(os.listdir(layout / 'curves'))
     assert files == ['DUTS-TE_curves.png', 'ECSSD_curves.png']
@@ -70,32 +72,53 @@ def test_curves_written(tool, layout, capsys):
                          for m in ('good', 'bad')}
     assert maxf[('ECSSD', 'good')] > maxf[('ECSSD', 'bad')]
     # existing figures are not replaced silently
-    assert tool.main(_args(layout)) == 1
+    assert curves(_args(layout)) == 1
     assert 'overwrite' in capsys.readouterr().err
-    assert tool.main(_args(layout) + ['--overwrite']) == 0
+    assert curves(_args(layout) + ['--overwrite']) == 0
 
 
-def test_maps_directly_in_dir(tool, layout):
+def test_maps_directly_in_dir(layout):
     args = [
         '--pred', f"good={layout / 'good' / 'ECSSD'}", '--gt',
         str(layout / 'data' / 'ECSSD' / 'GT'), '--out-dir',
         str(layout / 'single')
     ]
-    assert tool.main(args) == 0
+    assert curves(args) == 0
     assert os.listdir(layout / 'single') == ['ECSSD_curves.png']
 
 
-def test_errors_name_folder_and_stem(tool, layout, capsys):
+def test_errors_name_folder_and_stem(layout, capsys):
     os.remove(layout / 'bad' / 'ECSSD' / '1.png')
-    assert tool.main(_args(layout, 'o1')) == 1
+    assert curves(_args(layout, 'o1')) == 1
     err = capsys.readouterr().err
     assert err.strip().endswith(': 1')  # the missing stem
     assert str(layout / 'bad' / 'ECSSD') in err
     args = _args(layout, 'o2')
     args[1] = f"good={layout / 'nowhere'}"
-    assert tool.main(args) == 1
+    assert curves(args) == 1
     assert str(layout / 'nowhere') in capsys.readouterr().err
     args = _args(layout, 'o3')
     args[5] = str(layout / 'data' / 'MISSING' / 'GT')
-    assert tool.main(args) == 1
+    assert curves(args) == 1
     assert 'MISSING' in capsys.readouterr().err
+
+
+def test_package_functions(layout):
+    pairs = parse_pairs(['a=x', str(layout / 'data' / 'ECSSD' / 'GT')],
+                        '--gt', need_name=False)
+    assert list(pairs) == ['a', 'ECSSD']
+    with pytest.raises(CurveError, match='must be NAME=DIR'):
+        parse_pairs(['x'], '--pred', need_name=True)
+    with pytest.raises(CurveError, match='given twice'):
+        parse_pairs(['a=x', 'a=y'], '--pred', need_name=True)
+    gt_dir = str(layout / 'data' / 'ECSSD' / 'GT')
+    assert sorted(list_maps(gt_dir)) == ['0', '1', '2']
+    good = map_folder('good', str(layout / 'good'), 'ECSSD', single=False)
+    assert good == str(layout / 'good' / 'ECSSD')
+    r = curve_metrics('good', good, gt_dir, 'ECSSD')
+    assert r['num'] == 3 and r['f_curve'].shape == (256, )
+    assert r['precision'].shape == r['recall'].shape == (256, )
+    bad = curve_metrics('bad', str(layout / 'bad' / 'ECSSD'), gt_dir,
+                        'ECSSD')
+    assert 0 <= r['mae'] < bad['mae'] and r['f_curve'].max() > bad[
+        'f_curve'].max()

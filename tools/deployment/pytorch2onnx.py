@@ -25,62 +25,40 @@ import sys
 
 import torch
 
-from csnet_mmseg.apis import segmentor_logits
-from csnet_mmseg.apis.inference import (collect_images, normalise,
-                                        read_image_rgb, resize_images)
+from csnet_mmseg.apis import SegmentorLogits
 from csnet_mmseg.deploy import convert_to_deploy
 from csnet_mmseg.deploy.onnx_export import (compare_with_onnxruntime,
-                                            export_onnx, ort_session)
+                                            export_onnx, ort_session,
+                                            verification_inputs)
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Export a CSNet model (deploy form) to ONNX')
-    parser.add_argument('config', help='model config')
-    parser.add_argument('checkpoint', help='checkpoint')
-    parser.add_argument('out', help='output .onnx file')
-    parser.add_argument(
-        '--shape',
-        type=int,
-        nargs=2,
-        default=[224, 224],
+    add = parser.add_argument
+    add('config', help='model config')
+    add('checkpoint', help='checkpoint')
+    add('out', help='output .onnx file')
+    add('--shape', type=int, nargs=2, default=[224, 224],
         metavar=('H', 'W'),
         help='tracing size (the graph accepts any size), default 224 224')
-    parser.add_argument(
-        '--opset', type=int, default=17, help='ONNX opset (>= 13)')
-    parser.add_argument(
-        '--fixed-size',
-        action='store_true',
+    add('--opset', type=int, default=17, help='ONNX opset (>= 13)')
+    add('--fixed-size', action='store_true',
         help='fix height and width to --shape (dynamic batch only): a '
         'faster graph for OpenVINO')
-    parser.add_argument(
-        '--no-sigmoid',
-        action='store_true',
+    add('--no-sigmoid', action='store_true',
         help='output logits instead of saliency in [0, 1]')
-    parser.add_argument(
-        '--with-preprocess',
-        action='store_true',
+    add('--with-preprocess', action='store_true',
         help='normalise in the graph: the input is RGB 0-255')
-    parser.add_argument(
-        '--input-dtype',
-        choices=['uint8', 'float32'],
+    add('--input-dtype', choices=['uint8', 'float32'],
         help='input type with --with-preprocess (default uint8)')
-    parser.add_argument(
-        '--verify',
-        metavar='IMAGE_OR_DIR',
+    add('--verify', metavar='IMAGE_OR_DIR',
         help='compare ONNX Runtime with PyTorch on these images')
-    parser.add_argument(
-        '--max-verify',
-        type=int,
-        default=8,
+    add('--max-verify', type=int, default=8,
         help='at most this many images for --verify (default 8)')
-    parser.add_argument(
-        '--tolerance',
-        type=float,
-        default=1e-4,
+    add('--tolerance', type=float, default=1e-4,
         help='largest allowed abs difference for --verify (default 1e-4)')
-    parser.add_argument(
-        '--overwrite', action='store_true', help='replace an existing OUT')
+    add('--overwrite', action='store_true', help='replace an existing OUT')
     args = parser.parse_args(argv)
     if args.opset < 13:
         parser.error(f'--opset must be >= 13, got {args.opset}')
@@ -90,52 +68,6 @@ def parse_args(argv=None):
     if min(args.shape) < 8:
         parser.error(f'--shape must be at least 8x8, got {args.shape}')
     return args
-
-
-def verification_inputs(path,
-                        max_images,
-                        with_preprocess,
-                        dtype,
-                        fixed_shape=None):
-    """Single images at 224x224 and two at 336x288 (a fixed-size model:
-    all at ``fixed_shape``), then the first one as a batch of 2."""
-    files = collect_images([path])[:max_images]
-    if fixed_shape is not None:
-        sizes = [tuple(fixed_shape)]
-    else:
-        sizes = [(224, 224), (336, 288)]
-    groups = [
-        resize_images([read_image_rgb(f) for f in files], sizes[0])
-    ] + [
-        resize_images([read_image_rgb(f) for f in files[:2]], s)
-        for s in sizes[1:]
-    ]
-    batches = []
-    for b in groups:
-        t = torch.from_numpy(b)
-        if not with_preprocess:
-            t = normalise(b)
-        elif dtype == torch.float32:
-            t = t.float()
-        batches.extend(t[i:i + 1] for i in range(len(t)))
-    batches.append(batches[0].expand(2, -1, -1, -1).contiguous())  # batch 2
-    return files, batches
-
-
-class TrainingForm:
-    """The segmentor's eval output at the input size (the reference of the
-    deploy form), taking the same input as the exported graph."""
-
-    def __init__(self, segmentor, sigmoid, preprocess=None):
-        self.segmentor = segmentor
-        self.sigmoid = sigmoid
-        self.pre = preprocess
-
-    def __call__(self, x):
-        if self.pre is not None:  # normalise as the graph does
-            x = (x.float() - self.pre.mean) * self.pre.inv_std
-        out = segmentor_logits(self.segmentor, x)
-        return out.sigmoid() if self.sigmoid else out
 
 
 def main(argv=None):
@@ -182,8 +114,8 @@ def main(argv=None):
             sys.exit(f'error: --verify: {e}')
         session = ort_session(args.out)
         diff, n = compare_with_onnxruntime(model, args.out, batches, session)
-        train = TrainingForm(segmentor, not args.no_sigmoid,
-                             model if args.with_preprocess else None)
+        train = SegmentorLogits(segmentor, not args.no_sigmoid,
+                                model if args.with_preprocess else None)
         diff_train, _ = compare_with_onnxruntime(train, args.out, batches,
                                                  session)
         ok = max(diff, diff_train) <= args.tolerance

@@ -2,6 +2,8 @@
 training form): parity with the released code's logits (uses ../shared),
 the released Conv2dX100 weights stored unscaled, and the config text."""
 import os.path as osp
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -99,3 +101,31 @@ def test_config_of_the_paper_recipe_has_the_released_gain():
         cfg = Config.fromfile(osp.join(CONFIG_DIR, name))
         assert cfg.model.backbone.get('conv_cfg') is None, name
     assert MODELS.build(gain_cfg(TINY_TABLE, 100.0)).backbone.gain == 100.0
+
+
+def test_tool_gain_100(official_dir, tmp_path):
+    root = osp.dirname(CONFIG_DIR)
+    tool = osp.join(root, 'tools', 'model_converters', 'csnet2mmseg.py')
+    dst = str(tmp_path / 'x1_gain100.pth')
+    res = subprocess.run([
+        sys.executable, tool,
+        osp.join(official_dir, 'csnet-L-x1.pth.tar'), dst, '--gain', '100'
+    ], capture_output=True, text=True, cwd=root)
+    assert res.returncode == 0, res.stderr
+    assert '(93,647 parameters)' in res.stdout
+    head = 'for conv gain 100 use this config (saved in configs/):\n\n'
+    assert head in res.stdout
+    text = res.stdout.split(head, 1)[1]
+    assert text.startswith("_base_ = ['./csnet_l_x1.py']")
+    path = tmp_path / 'cfg.py'
+    path.write_text(
+        text.replace('./csnet_l_x1.py', osp.join(CONFIG_DIR,
+                                                 'csnet_l_x1.py')))
+    cfg = Config.fromfile(str(path))
+    assert cfg.model.backbone.conv_cfg == GAIN
+    assert cfg.model.decode_head.conv_cfg == GAIN
+    model = MODELS.build(cfg.model).eval()
+    ckpt = torch.load(dst, map_location='cpu', weights_only=True)
+    assert ckpt['meta']['conv_gain'] == 100.0
+    model.load_state_dict(ckpt['state_dict'], strict=True)
+    assert model.backbone.stem.conv_dw1.gain == 100.0

@@ -57,7 +57,8 @@ def _slice_layer(src: nn.Module, dst: nn.Module, keep_in: List[Tensor],
     per group), its input channels to ``keep_in`` (per input scale)."""
     flat_out = [torch.cat(groups) for groups in keep_out]
     if isinstance(src, GOctConv):
-        _copy(dst.weight.data, src.narrowed_weight(keep_in, flat_out),
+        _copy(dst.weight.data,
+              src.narrowed_weight(keep_in, flat_out, gain=dst.gain),
               f'{name}.weight')
         _slice_norm_act(src.norm_act, dst.norm_act, flat_out,
                         f'{name}.norm_act')

@@ -156,7 +156,7 @@ class Reference:
                 gamma.grad.add_(self.stats[k] * gamma,
                                 alpha=self.dynamic_decay)
         self.optimizer.step()
-        return float(loss)
+        return float(loss.detach())
 
     def effective(self) -> Dict[str, Tensor]:
         out = effective(self.model)

@@ -30,8 +30,7 @@ from mmengine.logging import MMLogger
 
 from ..checkpoint import CheckpointError, load_checkpoint_file
 from ..models.backbones.csnet import csnet_block_specs
-from ..models.layer_table import CSNET_DILATIONS
-from ..models.layer_table import format_layer_table_config as _format_table
+from ..models.layer_table import CSNET_DILATIONS, LayerTable
 from ..models.state_dict_check import GAIN_KEY
 from ..utils.subnormal import FLUSH_BELOW, flush_subnormal, subnormal_mask
 from .table_file import load_numpy_pickle
@@ -57,7 +56,7 @@ def _ints(values) -> List[int]:
 
 
 def layer_table_from_official(layers: Sequence,
-                              stage_blocks: Sequence[int]) -> Dict[str, dict]:
+                              stage_blocks: Sequence[int]) -> LayerTable:
     """Build our layer table from the released per-layer table.
 
     Args:
@@ -67,7 +66,7 @@ def layer_table_from_official(layers: Sequence,
         stage_blocks (Sequence[int]): Blocks per stage, e.g. ``[3, 4, 6, 4]``.
 
     Returns:
-        dict: ``dict(backbone=..., decode_head=...)`` layer table.
+        LayerTable: The layer table.
     """
 
     def get(layer, key, idx):
@@ -97,13 +96,13 @@ def layer_table_from_official(layers: Sequence,
         raise ConversionError('the multi-dilation layer has no per-dilation '
                               'channels (dilation_out)')
     head_in = _ints(get(fuse, 'in', 0))
-    table = dict(
-        backbone=dict(stem_channels=outs[0], stage_channels=stages),
-        decode_head=dict(
-            in_channels=head_in,
-            fuse_channels=_ints(get(fuse, 'out', 1)),
-            dilation_channels=[_ints(d) for d in dil_out],
-            channels=_ints(get(merge, 'out', 1))[0]))
+    table = LayerTable(
+        stem_channels=outs[0],
+        stage_channels=stages,
+        in_channels=head_in,
+        fuse_channels=_ints(get(fuse, 'out', 1)),
+        dilation_channels=[_ints(d) for d in dil_out],
+        channels=_ints(get(merge, 'out', 1))[0])
     merged = [s[-1] for s in stages[1:]]
     if [m[0] for m in merged if len(m) == 1] != head_in:
         raise ConversionError(
@@ -112,7 +111,7 @@ def layer_table_from_official(layers: Sequence,
     return table
 
 
-def load_official_table(path: str) -> Dict[str, dict]:
+def load_official_table(path: str) -> LayerTable:
     """Read a released ``*.bin`` layer table (a pickle of NumPy arrays;
     any other Python object in it is refused, see
     :func:`csnet_mmseg.converters.table_file.load_numpy_pickle`)."""
@@ -227,7 +226,7 @@ def flush_small_values(state_dict: Dict[str, torch.Tensor],
 
 def convert_official_state_dict(
         state_dict: Dict[str, torch.Tensor],
-        table: Dict[str, dict],
+        table: LayerTable,
         dilations: Sequence[int] = CSNET_DILATIONS,
         flush_below: Optional[float] = FLUSH_BELOW,
         gain: float = 1.0) -> 'OrderedDict':
@@ -239,7 +238,7 @@ def convert_official_state_dict(
     Args:
         state_dict (dict): The released ``state_dict`` (``module.`` prefixes
             of DataParallel checkpoints are removed).
-        table (dict): The layer table of that checkpoint.
+        table (LayerTable): The layer table of that checkpoint.
         dilations (Sequence[int]): Dilations of the CSF block.
         flush_below (float, optional): Float values with a smaller magnitude
             become exactly 0 (see :func:`flush_small_values`); None keeps
@@ -265,8 +264,7 @@ def convert_official_state_dict(
         (re.sub(r'^module\.', '', k), v) for k, v in state_dict.items())
     src = _Consumer(sd)
     out = OrderedDict()
-    bb, head = table['backbone'], table['decode_head']
-    for spec in csnet_block_specs(bb['stem_channels'], bb['stage_channels']):
+    for spec in csnet_block_specs(table.stem_channels, table.stage_channels):
         # the released names: stage0.0 is the stem, stage<s+1>.<b> block b of
         # our stage s
         s = 'stage0.0' if spec.stage is None else \
@@ -279,11 +277,11 @@ def convert_official_state_dict(
         _depthwise(src, out, f'{s}.conv3x3_2', f'{d}.conv_dw2',
                    spec.out_channels, gain)
 
-    fuse = list(head['fuse_channels'])
+    fuse = list(table.fuse_channels)
     _goct(src, out, 'oct_fuse.fuse', 'decode_head.fuse',
-          list(head['in_channels']), fuse, 1, gain)
+          list(table.in_channels), fuse, 1, gain)
     dil_out = []
-    for s, per in enumerate(head['dilation_channels']):
+    for s, per in enumerate(table.dilation_channels):
         for k, c in enumerate(per):
             if c > 0:
                 out[f'decode_head.multi_dilation.convs.{s}.{k}.weight'] = (
@@ -296,9 +294,9 @@ def convert_official_state_dict(
                       f'oct_fuse.ms.convs.{s}.prelu',
                       'decode_head.multi_dilation', s, sum(per))
     _goct(src, out, 'oct_fuse.fuse1x1', 'decode_head.merge', dil_out,
-          [head['channels']], 1, gain)
+          [table.channels], 1, gain)
     out['decode_head.conv_seg.weight'] = src.take('cls_layer.weight',
-                                                  (1, head['channels'], 1, 1))
+                                                  (1, table.channels, 1, 1))
     out['decode_head.conv_seg.bias'] = src.take('cls_layer.bias', (1, ))
     left = src.unused()
     if left:
@@ -349,13 +347,13 @@ def conv_gain_config_text(text: str, gain: float) -> str:
     return text.replace('model = dict(\n', line + 'model = dict(\n', 1)
 
 
-def format_layer_table_config(table: Dict[str, dict],
+def format_layer_table_config(table: LayerTable,
                               base: str = './_base_/models/csnet.py',
                               gain: float = 1.0) -> str:
     """A config (text) that builds the model of ``table`` with conv gain
     ``gain`` (see :func:`convert_official_state_dict`)."""
     return conv_gain_config_text(
-        _format_table(
-            table, base,
+        table.to_config_text(
+            base,
             header="custom_imports = dict(imports=['csnet_mmseg'], "
             'allow_failed_imports=False)\n'), gain)

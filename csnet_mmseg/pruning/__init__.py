@@ -10,9 +10,12 @@ hook :class:`~csnet_mmseg.engine.hooks.ChannelPruningHook` and
 :func:`write_pruned`.
 
 Modules: :mod:`.graph` lists the prunable units (the one statement of
-CSNet's channel graph); :mod:`.plan` (keep masks), :mod:`.slicing`,
-:mod:`.folding`, :mod:`.summary` and :mod:`.files` loop over them;
-:mod:`.prune` runs them in order.
+CSNet's channel graph); :mod:`.rules` states, once per layer type, how a
+layer is narrowed, absorbs removed channels and is described;
+:mod:`.plan` (keep masks), :mod:`.slicing`, :mod:`.absorb`, :mod:`.summary`
+and :mod:`.files` loop over the units and dispatch to the rules;
+:mod:`.prune` runs them in order. The layer table it writes is a
+:class:`~csnet_mmseg.models.LayerTable`.
 
 Prunable layers (their BN gammas decide) and who follows them:
 
@@ -32,24 +35,26 @@ a ``fuse`` scale disappears, its multi-dilation branches have no input and
 disappear too; when all branches of a scale disappear, that ``fuse`` scale
 has no consumer and is removed as well.
 
-Folding (``fold=True``): a removed channel does not output zero. With
+Absorbing (``fold=True``; "folding" in the summaries and options): a
+removed channel does not output zero. With
 ``gamma = 0`` its BN outputs ``beta``, so the channel (and its depthwise
 followers) emits a map that does not depend on the image. Dropping the
-channel drops that map; folding replaces its contribution to every consumer
+channel drops that map; absorbing replaces its contribution to every consumer
 by a constant per consumer channel - the spatial mean of the exact
 contribution at ``input_size`` (the L2-best constant; far from the image
 borders it equals ``map value * sum of the path's kernel weights``) - and
 adds it into the consumer's BN ``running_mean`` (``conv_seg``: its bias).
 On 1x1 paths fed by BN outputs (multi-dilation -> merge -> conv_seg) the
-map is constant everywhere and folding is exact.
+map is constant everywhere and absorbing is exact.
 
-Calibrated folding (``calib=`` image batches): a channel whose gamma is
+Calibrated absorbing (``calib=`` image batches): a channel whose gamma is
 small but not zero is not image-independent, and its depthwise followers'
 BNs (normalising a nearly constant input) can amplify what is left. Given
 calibration images, each removed channel is replaced by its mean output over
 them (the L2-best constant for every consumer on that data) instead of the
 data-free image-independent part.
 """
+from .absorb import absorb_removed_channels
 from .files import (OUTPUT_FILES, PRUNED_CHECKPOINT, PRUNED_CONFIG, SUMMARY,
                     TRAIN_CONFIG, check_out_dir, format_table_override,
                     write_pruned)
@@ -57,9 +62,13 @@ from .graph import (Consumer, PrunableUnit, PruningError, prunable_gammas,
                     prunable_units, unwrap_model)
 from .plan import PruningPlan, plan_pruning
 from .prune import PruningResult, calib_batches_from_loader, prune_segmentor
-from .search import (SearchPoint, SearchResult, SegmentorEvaluator,
-                     parse_metric_bound, plot_search, search_table_markdown,
-                     search_threshold)
+from .rules import (RULES, AbsorbContext, LayerRule, register_rule,
+                    rule_for)
+from .search import (SEARCH_FILES, SearchPoint, SearchResult,
+                     SegmentorEvaluator, build_search_evaluator,
+                     check_search_out_dir, parse_metric_bound, plot_search, search_table_markdown,
+                     search_threshold, write_search)
+from .slicing import slice_model
 from .summary import model_complexity, summary_markdown
 
 __all__ = [
@@ -70,5 +79,8 @@ __all__ = [
     'OUTPUT_FILES', 'summary_markdown', 'unwrap_model', 'prunable_units',
     'prunable_gammas', 'PrunableUnit', 'Consumer', 'search_threshold',
     'SearchPoint', 'SearchResult', 'SegmentorEvaluator', 'parse_metric_bound',
-    'plot_search', 'search_table_markdown'
+    'plot_search', 'search_table_markdown', 'LayerRule', 'RULES',
+    'AbsorbContext', 'register_rule', 'rule_for', 'slice_model',
+    'absorb_removed_channels', 'build_search_evaluator', 'write_search',
+    'check_search_out_dir', 'SEARCH_FILES'
 ]

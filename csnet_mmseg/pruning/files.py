@@ -8,7 +8,7 @@ from typing import Dict, Optional
 
 from mmengine.config import Config
 
-from csnet_mmseg.models.layer_table import format_layer_table_config
+from csnet_mmseg.models.layer_table import LayerTable
 from .summary import mode_text
 
 #: File names written by :func:`write_pruned` into its output folder.
@@ -31,10 +31,11 @@ def to_plain(cfg) -> dict:
     return copy.deepcopy(dict(cfg))
 
 
-def format_table_override(table: dict, base: str = './' + TRAIN_CONFIG,
+def format_table_override(table: LayerTable,
+                          base: str = './' + TRAIN_CONFIG,
                           header: str = '') -> str:
     """Config text: ``_base_`` plus an override of the layer table only."""
-    return format_layer_table_config(table, base, header)
+    return table.to_config_text(base, header)
 
 
 def check_out_dir(out_dir: str) -> None:
@@ -134,7 +135,7 @@ def write_pruned(result: 'PruningResult',
             calib_images=result.calib_images,
             input_size=list(result.input_size),
             source=source,
-            layer_table=copy.deepcopy(result.table),
+            layer_table=result.table.to_dict(),
             params=[b['params'], a['params']],
             flops=[b.get('flops'), a.get('flops')],
             notes=list(result.plan.notes),

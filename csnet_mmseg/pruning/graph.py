@@ -26,8 +26,9 @@ dilation branches)
 ``decode_head.merge``            -                   ``decode_head.conv_seg``
 ===============================  ==================  =========================
 
-Plan, slicing, folding and the summary loop over :func:`prunable_units`;
-a new consumer of a unit's channels is added here, in one place.
+Plan, slicing, absorbing and the summary loop over :func:`prunable_units`;
+a new consumer of a unit's channels is added here, in one place (and a new
+layer type gets its rule in :mod:`.rules`).
 """
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple

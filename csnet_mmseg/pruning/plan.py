@@ -5,6 +5,7 @@ from typing import Dict, List, Sequence
 import torch
 from torch import Tensor, nn
 
+from csnet_mmseg.models.layer_table import LayerTable
 from .graph import (PruningError, head_input_blocks, prunable_parts,
                     prunable_units, unit_gammas, unwrap_model)
 
@@ -53,25 +54,26 @@ class PruningPlan:
         """Per output scale of unit ``name``, the number of kept channels."""
         return _counts(self.scale_keep(name))
 
-    def layer_table(self, stage_sizes: Sequence[int]) -> Dict[str, dict]:
-        """The narrowed layer table (plain data, as in the configs)."""
+    def layer_table(self, stage_sizes: Sequence[int]) -> LayerTable:
+        """The narrowed layer table.
+
+        Args:
+            stage_sizes (Sequence[int]): Blocks per stage of the backbone.
+        """
         blocks = [n for n in self.units if n.startswith('backbone.')]
         stages, k = [], 1
         for n in stage_sizes:
             stages.append([self.counts(blocks[k + b]) for b in range(n)])
             k += n
-        return dict(
-            backbone=dict(
-                stem_channels=self.counts(blocks[0]), stage_channels=stages),
-            decode_head=dict(
-                in_channels=[
-                    self.counts(blocks[b])[0] for b in self.head_blocks
-                ],
-                fuse_channels=self.counts(FUSE),
-                dilation_channels=[
-                    _counts(per) for per in self.keep[MULTI_DILATION]
-                ],
-                channels=self.counts(MERGE)[0]))
+        return LayerTable(
+            stem_channels=self.counts(blocks[0]),
+            stage_channels=stages,
+            in_channels=[self.counts(blocks[b])[0] for b in self.head_blocks],
+            fuse_channels=self.counts(FUSE),
+            dilation_channels=[
+                _counts(per) for per in self.keep[MULTI_DILATION]
+            ],
+            channels=self.counts(MERGE)[0])
 
 
 def _check_not_empty(name: str, masks: Sequence[Tensor], gammas: Tensor,

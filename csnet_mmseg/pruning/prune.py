@@ -1,4 +1,4 @@
-"""Pruning a segmentor in one call: plan, build, slice, fold, count."""
+"""Pruning a segmentor in one call: plan, build, slice, absorb, count."""
 import copy
 from dataclasses import dataclass
 from typing import List, Sequence, Tuple
@@ -8,8 +8,9 @@ from mmengine.config import ConfigDict
 from mmengine.registry import DefaultScope
 from torch import Tensor, nn
 
+from csnet_mmseg.models.layer_table import LayerTable
+from .absorb import absorb_removed_channels, as_batches
 from .files import to_plain
-from .folding import as_batches, fold_removed
 from .graph import PruningError, prunable_parts, unwrap_model
 from .plan import PruningPlan, plan_pruning
 from .slicing import slice_model
@@ -23,19 +24,20 @@ class PruningResult:
     Args:
         model (nn.Module): The narrowed segmentor (eval mode, CPU).
         model_cfg (dict): Its config (the training ``model`` config with the
-            narrowed layer table).
-        table (dict): The narrowed layer table.
+            narrowed layer table, plain data).
+        table (LayerTable): The narrowed layer table.
         plan (PruningPlan): The keep masks.
-        fold (bool): Whether the removed channels were folded.
-        input_size (tuple[int, int]): Size used for folding and FLOPs.
+        fold (bool): Whether the removed channels were absorbed.
+        input_size (tuple[int, int]): Size used for absorbing and FLOPs.
         before (dict): :func:`model_complexity` of the wide model.
         after (dict): :func:`model_complexity` of the narrowed model.
         summary (str): The markdown summary table.
-        calib_images (int): Images the folding was calibrated on (0: none).
+        calib_images (int): Images the absorbing was calibrated on
+            (0: none).
     """
     model: nn.Module
     model_cfg: dict
-    table: dict
+    table: LayerTable
     plan: PruningPlan
     fold: bool
     input_size: Tuple[int, int]
@@ -45,11 +47,8 @@ class PruningResult:
     calib_images: int = 0
 
 
-def _apply_table(model_cfg: dict, table: dict) -> dict:
-    cfg = copy.deepcopy(model_cfg)
-    for part in ('backbone', 'decode_head'):
-        for key, value in table[part].items():
-            cfg[part][key] = copy.deepcopy(value)
+def _apply_table(model_cfg: dict, table: LayerTable) -> dict:
+    cfg = table.apply_to(model_cfg)
     # a CSNetEncoderDecoder that read its table from a file: the narrowed
     # table is now written out in full, so the file must not override it
     if 'layer_table' in cfg:
@@ -73,15 +72,16 @@ def prune_segmentor(model: nn.Module,
         model_cfg (dict): The config it was built from (``cfg.model``).
         threshold (float): Remove channels with ``|gamma| < threshold``.
             Defaults to 1e-20 (the released setting).
-        fold (bool): Fold the image-independent output of removed channels
-            into the consumers (True) or drop it (False). Defaults to True.
-        input_size (Sequence[int]): ``(h, w)`` of the image the folding
+        fold (bool): Absorb the image-independent output of removed
+            channels into the consumers (True) or drop it (False), see
+            :func:`~.absorb.absorb_removed_channels`. Defaults to True.
+        input_size (Sequence[int]): ``(h, w)`` of the image the absorbed
             constants and the FLOPs refer to. Defaults to (224, 224).
         calib (Tensor | Sequence[Tensor], optional): Preprocessed image
-            batches ``(N, 3, H, W)`` (one size) to calibrate folding: a
+            batches ``(N, 3, H, W)`` (one size) to calibrate absorbing: a
             removed channel is then replaced by its mean output over these
             images instead of its image-independent part. Defaults to None
-            (data-free folding).
+            (data-free absorbing).
         with_complexity (bool): Count params/FLOPs for the summary.
             Defaults to True.
 
@@ -110,7 +110,7 @@ def prune_segmentor(model: nn.Module,
         if not calib:
             raise PruningError('calib was given but holds no image batch')
     if fold:
-        fold_removed(wide, narrow, plan, input_size, calib)
+        absorb_removed_channels(wide, narrow, plan, input_size, calib)
         calib_images = sum(int(b.shape[0]) for b in as_batches(calib))
     narrow.eval()
     if with_complexity:
@@ -138,18 +138,22 @@ def prune_segmentor(model: nn.Module,
 @torch.no_grad()
 def calib_batches_from_loader(model: nn.Module, dataloader,
                               num_batches: int) -> List[Tensor]:
-    """Preprocessed image batches (on CPU) for calibrated folding.
+    """Preprocessed image batches (on CPU) for calibrated absorbing.
 
     Args:
         model (nn.Module): The segmentor; its ``data_preprocessor``
             normalises the images (test mode: no padding, one size needed).
-        dataloader (Iterable): An MMEngine dataloader (e.g. the training
-            one).
+        dataloader (Iterable | dict): An MMEngine dataloader (e.g. the
+            training one) or its config (built with
+            ``Runner.build_dataloader``).
         num_batches (int): How many batches to take.
 
     Returns:
         list[Tensor]: ``(N, 3, H, W)`` batches.
     """
+    if isinstance(dataloader, dict):
+        from mmengine.runner import Runner
+        dataloader = Runner.build_dataloader(dataloader)
     model = unwrap_model(model)
     batches = []
     for data in dataloader:

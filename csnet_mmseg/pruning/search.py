@@ -2,6 +2,7 @@
 bound (inference only)."""
 import copy
 import math
+import os.path as osp
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
@@ -17,8 +18,13 @@ from .summary import model_complexity
 
 __all__ = [
     'parse_metric_bound', 'search_threshold', 'SearchPoint', 'SearchResult',
-    'SegmentorEvaluator', 'search_table_markdown', 'plot_search'
+    'SegmentorEvaluator', 'search_table_markdown', 'plot_search',
+    'build_search_evaluator', 'write_search', 'check_search_out_dir',
+    'SEARCH_FILES'
 ]
+
+#: Files :func:`write_search` writes beside the pruning outputs.
+SEARCH_FILES = ('search.md', 'search.png')
 
 #: SOD metrics where lower is better; every other key is higher-is-better.
 LOWER_IS_BETTER = ('MAE', )
@@ -151,7 +157,7 @@ def search_threshold(model: nn.Module,
     bisection between the last point within the bound and the first beyond
     it then finds the largest rank within it (assuming that pruning more
     channels does not make the metric better, which the curve in the
-    result lets one check). Each point prunes a copy (with folding by
+    result lets one check). Each point prunes a copy (absorbing by
     default, as :func:`prune_segmentor`) and evaluates it; the model itself
     is not changed.
 
@@ -162,10 +168,10 @@ def search_threshold(model: nn.Module,
             :class:`SegmentorEvaluator` on a validation split).
         bound (str): ``'METRIC=AMOUNT'``, see :func:`parse_metric_bound`.
             Defaults to ``'MAE=0.002'``.
-        fold (bool): Fold removed channels (as the pruning hook does).
+        fold (bool): Absorb removed channels (as the pruning hook does).
             Defaults to True.
-        input_size (Sequence[int]): Size for folding constants and FLOPs.
-        calib: Calibration batches for folding (see
+        input_size (Sequence[int]): Size for absorbed constants and FLOPs.
+        calib: Calibration batches for absorbing (see
             :func:`prune_segmentor`). Defaults to None.
         coarse_steps (int): Points of the coarse pass. Defaults to 16.
         with_flops (bool): Count FLOPs of every point. Defaults to True.
@@ -389,3 +395,91 @@ def plot_search(result: SearchResult, path: str, title: str = '') -> str:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def build_search_evaluator(cfg,
+                           val_config: Optional[str] = None,
+                           bound: str = 'MAE=0.002',
+                           batch_size: Optional[int] = None
+                           ) -> SegmentorEvaluator:
+    """The evaluator of a threshold search: ``val_dataloader`` and
+    ``val_evaluator`` of ``val_config`` (a file) or of ``cfg``, the SOD
+    metric restricted to the family of the bounded metric (the others -
+    weighted F, E-measure - cost more than the inference on small images).
+
+    Args:
+        cfg (Config): The training config.
+        val_config (str, optional): A config file to evaluate with instead.
+        bound (str): The metric bound, see :func:`parse_metric_bound`.
+        batch_size (int, optional): Batch size of the validation loader
+            (default: the config's).
+
+    Raises:
+        ValueError: If the config has no validation set, or it cannot be
+            built (missing data, bad files), naming the config.
+    """
+    from mmengine.config import Config
+    source = val_config or cfg.filename or 'the config'
+    vcfg = Config.fromfile(val_config) if val_config else cfg
+    for key in ('val_dataloader', 'val_evaluator'):
+        if vcfg.get(key) is None:
+            raise ValueError(f'{source} has no {key} (pass a config with one '
+                             'via --val-config)')
+    evaluator = copy.deepcopy(vcfg.val_evaluator)
+    metric = parse_metric_bound(bound)[0]
+    for m in (evaluator if isinstance(evaluator, list) else [evaluator]):
+        if m.get('type') in ('SODMetric', 'mmseg.SODMetric'):
+            m['sod_metrics'] = [
+                f for f, keys in SOD_METRIC_KEYS.items() if metric in keys
+            ]
+    loader = copy.deepcopy(vcfg.val_dataloader)
+    if batch_size is not None:
+        loader['batch_size'] = batch_size
+    try:
+        return SegmentorEvaluator(loader, evaluator)
+    except (OSError, ValueError, KeyError) as e:  # missing data, bad files
+        raise ValueError(f'cannot build the validation set of {source}: '
+                         f'{e}') from e
+
+
+def check_search_out_dir(out_dir: str) -> None:
+    """Refuse an output folder that already holds search outputs.
+
+    Raises:
+        FileExistsError: Naming the files that would be overwritten.
+    """
+    taken = [f for f in SEARCH_FILES if osp.exists(osp.join(out_dir, f))]
+    if taken:
+        raise FileExistsError(f'{out_dir} already holds {", ".join(taken)}; '
+                              'refusing to overwrite')
+
+
+def write_search(result: SearchResult, out_dir: str, source: str,
+                 fold: bool) -> str:
+    """Write ``search.md`` (the report: the chosen threshold and the
+    searched curve) and ``search.png`` (:func:`plot_search`) into
+    ``out_dir``.
+
+    Args:
+        result (SearchResult): From :func:`search_threshold`.
+        out_dir (str): The output folder (exists).
+        source (str): The searched checkpoint, for the report.
+        fold (bool): Whether the search absorbed removed channels.
+
+    Returns:
+        str: The report text.
+    """
+    b = result.best
+    text = (f'# Threshold search: {result.metric} may get worse by at '
+            f'most {result.max_change:g}\n\n'
+            f'{source}, {result.gammas} distinct '
+            f'|gamma| values, {len(result.points) - 1} thresholds '
+            f'evaluated in {result.seconds:.0f} s; fold: '
+            f'{fold}.\n\nChosen threshold: {b.threshold:.6g}'
+            f' ({result.metric} {result.baseline.value:.4f} -> '
+            f'{b.value:.4f}, {b.removed} channels removed).\n\n'
+            f'{search_table_markdown(result)}\n')
+    with open(osp.join(out_dir, SEARCH_FILES[0]), 'w') as f:
+        f.write(text)
+    plot_search(result, osp.join(out_dir, SEARCH_FILES[1]))
+    return text

@@ -6,21 +6,9 @@ import torch
 from mmengine.analysis import FlopAnalyzer
 from torch import nn
 
-from csnet_mmseg.models.decode_heads.csf_head import MultiDilationConv
-from csnet_mmseg.models.layers import ILBlock
 from .graph import summary_layers, unwrap_model
 from .plan import PruningPlan
-
-
-def _layer_channels(module: nn.Module) -> str:
-    if isinstance(module, MultiDilationConv):
-        return ', '.join(f'{sum(p)} {list(p)}'
-                         for p in module.dilation_channels)
-    if isinstance(module, nn.Conv2d):
-        return str(module.in_channels)
-    if isinstance(module, ILBlock):
-        return ', '.join(str(c) for c in module.conv_mix.out_channels)
-    return ', '.join(str(c) for c in module.out_channels)
+from .rules import rule_for
 
 
 def num_params(module: nn.Module) -> int:
@@ -40,7 +28,8 @@ def model_complexity(model: nn.Module,
 
     Returns:
         dict: ``params``, ``flops`` (totals) and ``layers``: a list of
-        ``dict(name, channels, params, flops)``.
+        ``dict(name, channels, params, flops)`` (``channels`` as the layer
+        type's rule describes them).
     """
     model = copy.deepcopy(unwrap_model(model)).cpu().eval()
     x = torch.randn(1, 3, *input_size)
@@ -51,7 +40,7 @@ def model_complexity(model: nn.Module,
     layers = [
         dict(
             name=name,
-            channels=_layer_channels(module),
+            channels=rule_for(module, name).channels(module),
             params=num_params(module),
             flops=int(by_module.get(name, 0)))
         for name, module in summary_layers(model)

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from csnet_mmseg.datasets import make_synthetic_sod
-from csnet_mmseg.models import make_layer_table
+from csnet_mmseg.models import LayerTable
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 BASE = osp.join(ROOT, 'configs', '_base_')
@@ -17,7 +17,7 @@ SKIP_LOADERS = f"dict(type='SkipBadSamples', transforms=[{LOADERS}])"
 
 
 def _config(path, data_root, loaders, hooks='[]'):
-    table = make_layer_table(width=8)
+    table = LayerTable.initial(width=8).to_dict()
     path.write_text(f"""
 _base_ = [
     '{BASE}/models/csnet.py', '{BASE}/datasets/synthetic_sod.py',

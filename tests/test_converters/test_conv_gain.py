@@ -18,6 +18,7 @@ from csnet_mmseg.converters import (conv_gain_config_text,
                                     format_layer_table_config,
                                     load_official_checkpoint,
                                     load_official_table)
+from csnet_mmseg.models import LayerTable
 from csnet_mmseg.models.layers import scaled_convs
 from csnet_mmseg.testing import CONFIG_DIR, TINY_TABLE
 from gain_helpers import gain_cfg
@@ -71,7 +72,8 @@ def test_gain_1_conversion_refused_by_gain_100_config(official_dir):
 
 
 def test_config_text_with_gain(tmp_path):
-    text = format_layer_table_config(TINY_TABLE, gain=100.0)
+    table = LayerTable.from_dict(TINY_TABLE)
+    text = format_layer_table_config(table, gain=100.0)
     assert "conv_cfg = dict(type='ScaledConv2d', gain=100.0)" in text
     path = tmp_path / 'configs' / 'tiny_gain.py'
     path.parent.mkdir()
@@ -84,9 +86,9 @@ def test_config_text_with_gain(tmp_path):
     assert cfg.model.backbone.stage_channels == \
         TINY_TABLE['backbone']['stage_channels']
     assert cfg.model.decode_head.channels == 6
-    assert format_layer_table_config(TINY_TABLE) == \
-        format_layer_table_config(TINY_TABLE, gain=1.0)
-    assert 'conv_cfg' not in format_layer_table_config(TINY_TABLE)
+    assert format_layer_table_config(table) == \
+        format_layer_table_config(table, gain=1.0)
+    assert 'conv_cfg' not in format_layer_table_config(table)
     with pytest.raises(ValueError, match='backbone=dict'):
         conv_gain_config_text('model = dict()\n', 100.0)
 

@@ -12,7 +12,7 @@ from mmengine.runner import load_checkpoint
 
 from mmseg.registry import MODELS
 
-from csnet_mmseg.models import layer_table_from_model_cfg
+from csnet_mmseg.models import LayerTable
 from csnet_mmseg.converters import (ConversionError,
                                     convert_official_state_dict,
                                     load_official_checkpoint,
@@ -56,7 +56,7 @@ def test_table_matches_shipped_config(official_dir):
         table = load_official_table(
             osp.join(official_dir, f'csnet-L-{name}.bin'))
         cfg = Config.fromfile(osp.join(ROOT, 'configs', f'csnet_l_{name}.py'))
-        assert layer_table_from_model_cfg(cfg.model) == table
+        assert LayerTable.from_model_cfg(cfg.model) == table
 
 
 def test_unmatched_tensor_is_an_error(official_dir):

@@ -1,6 +1,6 @@
 """Helpers shared by the distributed-training and kill/resume tests.
 
-A tiny CSNet (the width-8 layer table of ``make_layer_table``, 48x48 inputs)
+A tiny CSNet (the width-8 layer table of ``LayerTable.initial``, 48x48 inputs)
 trained for a handful of iterations on a synthetic set written into
 ``tmp_path``, through the real entry points (``tools/train.py``,
 ``tools/dist_train.sh``) in subprocesses with one CPU thread each.
@@ -14,7 +14,7 @@ import sys
 from typing import List, Optional
 
 from csnet_mmseg.datasets import make_synthetic_sod
-from csnet_mmseg.models import make_layer_table
+from csnet_mmseg.models import LayerTable
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 BASE = osp.join(ROOT, 'configs', '_base_')
@@ -54,7 +54,7 @@ def write_tiny_config(path,
                       custom_hooks: str = '[]',
                       extra: str = '') -> None:
     """A tiny training config (DWD wrapper, shuffle off, no validation)."""
-    table = make_layer_table(width=8)
+    table = LayerTable.initial(width=8).to_dict()
     bb, head = table['backbone'], table['decode_head']
     imports = ['csnet_mmseg'] + list(imports or [])
     path.write_text(f"""

@@ -8,7 +8,7 @@ from mmengine.structures import PixelData
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
-from csnet_mmseg.models import make_layer_table, table_layers
+from csnet_mmseg.models import LayerTable
 
 CONFIGS = osp.join(osp.dirname(osp.dirname(osp.dirname(
     osp.abspath(__file__)))), 'configs')
@@ -42,14 +42,14 @@ def test_released_parameter_counts(name, expected):
     assert _num_params(_build(name)) == expected
 
 
-def test_make_layer_table_matches_base_config():
+def test_initial_layer_table_matches_base_config():
     cfg = _model_cfg('_base_/models/csnet.py')
-    table = make_layer_table(20)
+    table = LayerTable.initial(20).to_dict()
     assert cfg.backbone.stem_channels == table['backbone']['stem_channels']
     assert cfg.backbone.stage_channels == table['backbone']['stage_channels']
     for key, value in table['decode_head'].items():
         assert cfg.decode_head[key] == value
-    layers = table_layers(table)
+    layers = LayerTable.from_dict(table).released_layers()
     assert len(layers) == 1 + 17 + 3
     # every layer reads what the layer before it wrote (backbone part)
     for prev, cur in zip(layers[:17], layers[1:18]):

@@ -6,7 +6,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from csnet_mmseg.models.segmentors import load_layer_table
+from csnet_mmseg.models import LayerTable
 from csnet_mmseg.testing import SMALL_TABLE, TINY_TABLE, tiny_model_cfg
 from mmseg.registry import MODELS
 
@@ -54,21 +54,21 @@ def test_no_table_keeps_the_config_and_required_table_errors():
 
 def test_bad_tables(tmp_path):
     with pytest.raises(FileNotFoundError, match='missing.py'):
-        load_layer_table(str(tmp_path / 'missing.py'))
+        LayerTable.load(str(tmp_path / 'missing.py'))
     bad = tmp_path / 'bad.json'
     bad.write_text('{not json')
     with pytest.raises(ValueError, match='bad.json.*not valid JSON'):
-        load_layer_table(str(bad))
+        LayerTable.load(str(bad))
     partial = tmp_path / 'partial.json'
     partial.write_text(json.dumps(dict(backbone=TINY_TABLE['backbone'],
                                        decode_head=dict(channels=4))))
     with pytest.raises(ValueError, match='decode_head lacks in_channels'):
-        load_layer_table(str(partial))
+        LayerTable.load(str(partial))
     txt = tmp_path / 'table.txt'
     txt.write_text('x')
     with pytest.raises(ValueError, match='expected a .py config or a .json'):
-        load_layer_table(str(txt))
+        LayerTable.load(str(txt))
     nomodel = tmp_path / 'nomodel.py'
     nomodel.write_text('a = 1\n')
     with pytest.raises(ValueError, match='no model.backbone'):
-        load_layer_table(str(nomodel))
+        LayerTable.load(str(nomodel))

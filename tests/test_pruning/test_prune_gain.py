@@ -63,8 +63,8 @@ def test_layer_turned_single_scale_gets_the_gain_and_same_output():
     result = prune_segmentor(model, cfg, threshold=1e-20, fold=True,
                              input_size=SIZE, with_complexity=False)
     table = result.table
-    assert table['backbone']['stage_channels'][1][0] == [6, 0]
-    assert table['decode_head']['fuse_channels'] == [4, 0, 0]
+    assert table.stage_channels[1][0] == [6, 0]
+    assert table.fuse_channels == [4, 0, 0]
     narrow = result.model
     mix = narrow.backbone.stages[1][1].conv_mix
     merge = narrow.decode_head.merge

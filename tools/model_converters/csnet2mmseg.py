@@ -39,7 +39,7 @@ from csnet_mmseg.converters import (ConversionError,
                                     format_layer_table_config,
                                     load_official_checkpoint,
                                     load_official_table)
-from csnet_mmseg.models.layer_table import layer_table_from_model_cfg
+from csnet_mmseg.models import LayerTable
 from csnet_mmseg.utils.subnormal import FLUSH_BELOW
 
 CONFIG_DIR = osp.join(osp.dirname(osp.abspath(__file__)), '..', '..',
@@ -82,12 +82,12 @@ def default_table_path(src: str) -> str:
     return stem + '.bin'
 
 
-def matching_config(table: dict):
+def matching_config(table: LayerTable):
     for name in SHIPPED:
         path = osp.normpath(osp.join(CONFIG_DIR, name))
         if osp.isfile(path):
             cfg = Config.fromfile(path)
-            if layer_table_from_model_cfg(cfg.model) == table:
+            if LayerTable.from_model_cfg(cfg.model) == table:
                 return path
     return None
 
@@ -119,7 +119,7 @@ def main():
             meta=dict(
                 source=osp.basename(args.src),
                 converter='csnet2mmseg',
-                layer_table=table,
+                layer_table=table.to_dict(),
                 conv_gain=args.gain,
                 dataset_meta=dict(
                     classes=('background', 'foreground'),

@@ -1,6 +1,6 @@
 # CSNet (Gao et al., ECCV 2020): CSNet backbone + cross-stage fusion head.
 # The layer table below is the initial (unpruned) "x1" model, width w = 20,
-# two scales per block split evenly (see csnet_mmseg.models.make_layer_table).
+# two scales per block split evenly (see csnet_mmseg.models.LayerTable.initial).
 # Each list gives the channels per scale (scale k runs at 1/2^k resolution).
 norm_cfg = dict(type='BN', requires_grad=True)
 # FastPReLU: nn.PReLU (one slope per channel, same weights and state dict)

@@ -47,8 +47,9 @@ class ChannelPruningHook(Hook):
     Args:
         threshold (float): Remove channels with ``|gamma| < threshold``.
             Defaults to 1e-20 (the released CSNet models).
-        fold (bool): Fold the image-independent output of removed channels
-            (``beta``) into their consumers instead of dropping it.
+        fold (bool): Fold (absorb) the image-independent output of removed
+            channels (``beta``) into their consumers instead of dropping it,
+            see :func:`~csnet_mmseg.pruning.absorb_removed_channels`.
             Defaults to True.
         at_epoch (int, optional): Prune after this (1-based) training epoch
             instead of at the end of training.
@@ -59,7 +60,7 @@ class ChannelPruningHook(Hook):
             directory (like every path in an MMEngine config).
         input_size (Sequence[int]): ``(h, w)`` of the image that the folded
             constants and the FLOPs refer to. Defaults to (224, 224).
-        calib_batches (int): With ``fold=True``, calibrate the folding on
+        calib_batches (int): With ``fold=True``, calibrate the absorbing on
             this many batches of the training dataloader (each removed
             channel is replaced by its mean output over them rather than its
             data-free image-independent part). Defaults to 0 (data-free).

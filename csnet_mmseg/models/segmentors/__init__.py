@@ -1,3 +1,3 @@
-from .csnet_encoder_decoder import CSNetEncoderDecoder, load_layer_table
+from .csnet_encoder_decoder import CSNetEncoderDecoder
 
-__all__ = ['CSNetEncoderDecoder', 'load_layer_table']
+__all__ = ['CSNetEncoderDecoder']

@@ -118,7 +118,7 @@ def test_dead_channels_pruned_exactly(fold):
         model, cfg, threshold=1e-20, fold=fold, input_size=SIZE,
         with_complexity=False)
 
-    assert result.table == EXPECTED
+    assert result.table.to_dict() == EXPECTED
     # the model is built from the table; its parameter count is that of an
     # independently built model of the expected table, and less than wide
     expected = MODELS.build(tiny_model_cfg(EXPECTED))
@@ -144,7 +144,7 @@ def test_folding_beats_dropping():
     for fold in (True, False):
         result = prune_segmentor(model, cfg, 1e-20, fold, SIZE,
                                  with_complexity=False)
-        assert result.table == EXPECTED
+        assert result.table.to_dict() == EXPECTED
         diffs[fold] = (logits(result.model, x) - wide_out).abs()
     assert diffs[False].mean() > 1e-3  # dropping beta is visible
     assert diffs[True].mean() < 0.5 * diffs[False].mean()
@@ -166,9 +166,9 @@ def test_folding_exact_on_1x1_paths():
                              with_complexity=False)
     dropped = prune_segmentor(model, cfg, 1e-20, False, SIZE,
                               with_complexity=False)
-    assert folded.table['decode_head']['dilation_channels'][1] == \
+    assert folded.table.to_dict()['decode_head']['dilation_channels'][1] == \
         [0, 1, 1, 1, 1]
-    assert folded.table['decode_head']['channels'] == 4
+    assert folded.table.to_dict()['decode_head']['channels'] == 4
     assert (logits(folded.model, x) - wide_out).abs().max() < 1e-5
     assert (logits(dropped.model, x) - wide_out).abs().max() > 1e-3
 
@@ -194,7 +194,7 @@ def test_dead_fuse_scale_removes_its_branches():
     for fold in (True, False):
         result = prune_segmentor(model, cfg, 1e-20, fold, SIZE,
                                  with_complexity=False)
-        head = result.table['decode_head']
+        head = result.table.to_dict()['decode_head']
         assert head['fuse_channels'] == [4, 4, 0]
         assert head['dilation_channels'][2] == [0, 0, 0, 0, 0]
         assert any('fuse scale 2' in n for n in result.plan.notes)
@@ -211,7 +211,7 @@ def test_dead_branches_remove_their_fuse_scale():
     x = torch.randn(1, 3, *SIZE, generator=torch.Generator().manual_seed(9))
     result = prune_segmentor(model, cfg, 1e-20, True, SIZE,
                              with_complexity=False)
-    head = result.table['decode_head']
+    head = result.table.to_dict()['decode_head']
     assert head['fuse_channels'] == [4, 0, 4]
     assert head['dilation_channels'][1] == [0, 0, 0, 0, 0]
     assert (logits(result.model, x) - logits(model, x)).abs().max() < 1e-5
@@ -238,7 +238,7 @@ def test_threshold_removing_a_whole_layer_errors(layer, name):
     # the same threshold on an untouched model prunes nothing
     fresh, _ = build_random()
     plan = plan_pruning(fresh, threshold=0.1)
-    assert plan.layer_table([2, 2, 2, 2]) == TABLE
+    assert plan.layer_table([2, 2, 2, 2]).to_dict() == TABLE
 
 
 def test_written_files_load_strict(tmp_path):
@@ -340,6 +340,6 @@ def test_calibrated_folding():
                              ('calib', True, calib)):
         result = prune_segmentor(model, cfg, 0.1, fold, SIZE, calib=data,
                                  with_complexity=False)
-        assert result.table['backbone']['stage_channels'][1][0] == [3, 6]
+        assert result.table.stage_channels[1][0] == [3, 6]
         errors[name] = ((bn_out(result.model) - wide)**2).mean()
     assert errors['calib'] < errors['free'] and errors['calib'] < errors['drop']

@@ -15,7 +15,7 @@ from mmengine.config import Config
 from mmengine.runner import save_checkpoint
 
 from csnet_mmseg.engine.hooks import ChannelPruningHook
-from csnet_mmseg.models import make_layer_table
+from csnet_mmseg.models import LayerTable
 from csnet_mmseg.pruning import PruningError
 from mmseg.registry import MODELS
 
@@ -25,7 +25,7 @@ MESSAGE = (r'threshold 1000 would remove every channel of layer '
 
 
 def _tiny(tmp_path):
-    table = make_layer_table(width=8)
+    table = LayerTable.initial(width=8).to_dict()
     cfg_path = tmp_path / 'tiny.py'
     cfg_path.write_text(f"""
 _base_ = ['{ROOT}/configs/_base_/models/csnet.py']

@@ -1,19 +1,15 @@
-"""Folding: the output of removed channels becomes constants of their
-consumers (see the package docstring for the maths)."""
+"""Absorbing: the output of removed channels becomes constants of their
+consumers (see the package docstring for the maths; each consumer type
+absorbs by its rule, see :mod:`.rules`)."""
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn
-from torch.nn.modules.batchnorm import _BatchNorm
 
-from csnet_mmseg.models.decode_heads.csf_head import MultiDilationConv
-from csnet_mmseg.models.layers import GOctConv
-from .graph import (Consumer, PrunableUnit, PruningError, prunable_parts,
-                    prunable_units)
+from .graph import Consumer, PrunableUnit, PruningError, prunable_parts, \
+    prunable_units
 from .plan import PruningPlan
-from .slicing import indices
-
-Maps = List[Optional[Tensor]]
+from .rules import AbsorbContext, Maps, rule_for
 
 
 def as_batches(calib) -> List[Tensor]:
@@ -35,7 +31,8 @@ def _outputs(out) -> list:
 
 class _Recorder:
     """Records, during forwards, the output shapes of units, the input
-    shapes (and ``base_size``) of gOctConv consumers and, optionally, the
+    shapes (and ``base_size``) of the consumers whose rule needs them and,
+    optionally, the
     sum over images of the units' outputs."""
 
     def __init__(self) -> None:
@@ -99,7 +96,8 @@ def _record(wide: nn.Module, units: Sequence[PrunableUnit],
         if calib is not None:
             rec.watch_output(unit.name, unit.output)
         for c in unit.consumers:
-            if isinstance(c.module, GOctConv) and c.name not in watched:
+            if rule_for(c.module, c.name).needs_input_shapes and \
+                    c.name not in watched:
                 watched.add(c.name)
                 rec.watch_input(c.name, c.module)
     training = wide.training
@@ -151,25 +149,6 @@ def _masked(xs: Maps, removed: Sequence[Tensor]) -> Maps:
     ]
 
 
-def _spatial_mean(ys: Maps) -> Maps:
-    return [None if y is None else y.mean(dim=(0, 2, 3)) for y in ys]
-
-
-def _fold_into_norms(norm_act: nn.Module, deltas: Maps,
-                     keeps: Sequence[Tensor]) -> None:
-    """Add the constant input ``delta`` (per wide channel) to the BN
-    running means of the kept channels of the narrowed layer."""
-    for j, delta in enumerate(deltas):
-        if delta is None or keeps[j].sum() == 0:
-            continue
-        norm = norm_act.norms[j]
-        if not isinstance(norm, _BatchNorm) or norm.running_mean is None:
-            raise PruningError('folding needs BatchNorm layers with running '
-                               'statistics in the consumers')
-        # BN(x + d) with running mean m == BN(x) with running mean m - d
-        norm.running_mean.sub_(delta[indices(keeps[j])].to(norm.running_mean))
-
-
 def _removed_output(unit: PrunableUnit, plan: PruningPlan, rec: _Recorder,
                     calibrated: bool,
                     replaced: Dict[int, Tensor]) -> Optional[Maps]:
@@ -199,88 +178,49 @@ def _removed_output(unit: PrunableUnit, plan: PruningPlan, rec: _Recorder,
     return maps
 
 
-def _fold_consumer(c: Consumer, inputs: Dict[int, Tensor], narrow: nn.Module,
-                   plan: PruningPlan, rec: _Recorder, calibrated: bool,
-                   replaced: Dict[str, Dict[int, Tensor]]) -> None:
-    """Fold removed-channel maps (per input scale of ``c``) into the
-    narrowed consumer: through its linear part, spatially averaged, into its
-    BN running means (the classifier: its bias)."""
-    dst = narrow.get_submodule(c.name)
-    if isinstance(c.module, GOctConv):
-        shapes, base = rec.inputs[c.name]
-        xs = [
-            None if shape is None else inputs.get(
-                i, torch.zeros(1, *shape[1:]))
-            for i, shape in enumerate(shapes)
-        ]
-        deltas = _spatial_mean(c.module.forward_conv(xs, base))
-        _fold_into_norms(dst.norm_act, deltas, plan.scale_keep(c.name))
-    elif isinstance(c.module, MultiDilationConv):
-        md = c.module
-        keep = plan.scale_keep(c.name)
-        deltas: Maps = [None] * len(keep)
-        for s, fmap in inputs.items():
-            branches = [
-                conv(fmap) for conv in md.convs[s]
-                if isinstance(conv, nn.Conv2d)
-            ]
-            if not branches:
-                continue
-            pre = torch.cat(branches, dim=1)
-            if keep[s].sum() > 0:
-                deltas[s] = pre.mean(dim=(0, 2, 3))
-            elif s in plan.input_dead and not calibrated:
-                # the whole fuse scale is gone: this multi-dilation scale
-                # emits an image-independent map; it goes into merge like
-                # the rest
-                norm_act = md.norm_act
-                replaced.setdefault(c.name, {})[s] = norm_act.acts[s](
-                    norm_act.norms[s](pre))
-        _fold_into_norms(dst.norm_act, deltas, keep)
-    elif isinstance(c.module, nn.Conv2d):  # the 1x1 classifier with bias
-        fmap = inputs[0]
-        # data-free, a unit without followers emits a constant map: its mean
-        # is its value at any pixel
-        value = fmap.mean(dim=(0, 2, 3)) if calibrated else fmap[0, :, 0, 0]
-        if dst.bias is None:
-            raise PruningError(
-                f"folding into {c.name.split('.')[-1]} needs its bias")
-        dst.bias.add_(c.module.weight[:, :, 0, 0].detach() @ value)
-    else:
-        raise RuntimeError(f'pruning bug: no folding rule for {c.name} '
-                           f'({type(c.module).__name__})')
+def _absorb_into_consumer(c: Consumer, inputs: Dict[int, Tensor],
+                          narrow: nn.Module, ctx: AbsorbContext) -> None:
+    """Absorb removed-channel maps (per input scale of ``c``) into the
+    narrowed consumer, by the rule of its layer type."""
+    rule_for(c.module, c.name).absorb(c.name, c.module,
+                                      narrow.get_submodule(c.name), inputs,
+                                      ctx)
 
 
 @torch.no_grad()
-def fold_removed(wide: nn.Module,
-                 narrow: nn.Module,
-                 plan: PruningPlan,
-                 input_size: Tuple[int, int],
-                 calib=None) -> None:
-    """Fold the output of removed channels into the narrowed consumers.
+def absorb_removed_channels(wide: nn.Module,
+                            narrow: nn.Module,
+                            plan: PruningPlan,
+                            input_size: Tuple[int, int],
+                            calib=None) -> None:
+    """Absorb the output of removed channels into the narrowed consumers.
 
     Without ``calib`` the output of a removed channel is its
     image-independent part (``act(beta)`` through its depthwise followers,
     at ``input_size``); with ``calib`` (a tensor or a sequence of
     preprocessed image batches) it is its mean output over those images.
     Either map goes through each consumer's (linear) convolution paths; the
-    spatial mean of the result is added to the consumer's BN running mean.
+    spatial mean of the result is added to the consumer's BN running mean
+    (the classifier: its bias).
 
-    Units are visited in forward order; a consumer is folded once all units
+    Units are visited in forward order; a consumer absorbs once all units
     that feed it have been visited.
+
+    Raises:
+        PruningError: If a consumer has no pruning rule (naming its path).
     """
     units = prunable_units(wide)
     rec = _record(wide, units, input_size, calib)
-    calibrated = calib is not None
+    ctx = AbsorbContext(
+        plan=plan, calibrated=calib is not None, input_shapes=rec.inputs)
     consumers: Dict[str, Consumer] = {}
     pending: Dict[str, Dict[int, Tensor]] = {}
-    replaced: Dict[str, Dict[int, Tensor]] = {}
     for unit in units:
         if unit.name in pending:
-            _fold_consumer(consumers[unit.name], pending.pop(unit.name),
-                           narrow, plan, rec, calibrated, replaced)
-        maps = _removed_output(unit, plan, rec, calibrated,
-                               replaced.get(unit.name, {}))
+            _absorb_into_consumer(consumers[unit.name],
+                                  pending.pop(unit.name), narrow, ctx)
+        maps = _removed_output(unit, plan, rec, ctx.calibrated,
+                               ctx.replaced.get(unit.name, {}))
         if maps is None:
             continue
         for c in unit.consumers:
@@ -289,5 +229,4 @@ def fold_removed(wide: nn.Module,
                 if maps[s] is not None:
                     pending.setdefault(c.name, {})[i] = maps[s]
     for name, inputs in pending.items():  # consumers that are no unit
-        _fold_consumer(consumers[name], inputs, narrow, plan, rec,
-                       calibrated, replaced)
+        _absorb_into_consumer(consumers[name], inputs, narrow, ctx)

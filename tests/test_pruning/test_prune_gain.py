@@ -134,3 +134,25 @@ def test_pruned_files_keep_the_gain(tmp_path):
     # the parameter count is that of the table (the gain is no parameter)
     assert result.after['params'] == sum(
         p.numel() for p in narrow.parameters())
+
+
+def test_threshold_search_on_gain_100():
+    """The metric-bounded search prunes a gain-100 model through the same
+    rules: the dead channels (whose removal turns two layers single-scale)
+    go within a 1e-4 bound."""
+    from csnet_mmseg.pruning import search_threshold
+    model = build_gain_segmentor(SMALL_TABLE, 100.0, seed=7)
+    make_dead(model)
+    x = torch.randn(2, 3, 48, 48, generator=torch.Generator().manual_seed(8))
+    ref = torch.sigmoid(logits(model, x))
+
+    def evaluate(m):
+        mae = float((torch.sigmoid(logits(m, x)) - ref).abs().mean())
+        return {'tiny/MAE': mae}
+
+    res = search_threshold(model, gain_cfg(SMALL_TABLE, 100.0).to_dict(),
+                           evaluate, bound='MAE=1e-4', input_size=(48, 48),
+                           coarse_steps=8, with_flops=False)
+    assert res.best.removed >= 18  # 6 conv_mix + 2 x 6 multi-dilation
+    assert res.best.change <= 1e-4
+    assert res.best.params < res.baseline.params

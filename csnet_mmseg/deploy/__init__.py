@@ -8,14 +8,12 @@ from .deploy_model import (IMAGENET_MEAN, IMAGENET_STD, DeployCSNet,
                            convert_to_deploy)
 from .fold import fold_norm, norm_scale_shift
 from .fused_csf_head import FusedCSFHead, FusedMultiDilationConv
-from .fused_goct_conv import (DEFAULT_EXPORT_PLAN, EXPORT_PLANS,
-                              FusedGOctConv, set_export_plan)
+from .fused_goct_conv import FusedGOctConv
 from .fused_il_block import FusedILBlock
 from .ops import static_size_export, upsample_by
 
 __all__ = [
     'DeployCSNet', 'convert_to_deploy', 'FusedGOctConv', 'FusedILBlock',
     'FusedCSFHead', 'FusedMultiDilationConv', 'fold_norm', 'norm_scale_shift',
-    'IMAGENET_MEAN', 'IMAGENET_STD', 'EXPORT_PLANS', 'DEFAULT_EXPORT_PLAN',
-    'set_export_plan', 'static_size_export', 'upsample_by'
+    'IMAGENET_MEAN', 'IMAGENET_STD', 'static_size_export', 'upsample_by'
 ]

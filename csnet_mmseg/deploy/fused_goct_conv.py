@@ -12,22 +12,6 @@ from .ops import (avg_pool2x, conv2d, exporting, halve, max_pool2x,
 
 MultiScale = List[Optional[Tensor]]
 
-#: Graphs a :class:`FusedGOctConv` can trace (ONNX export, OpenVINO's
-#: PyTorch frontend); the eager forward always runs the ``'concat'`` plan.
-#:
-#: - ``'concat'``: per output scale the pooled/upsampled inputs are
-#:   concatenated and convolved once; a coarse input feeding several finer
-#:   outputs is convolved once and its output sliced per output; an input
-#:   max-pooled by 4 is pooled by 4 directly.
-#: - ``'sum'`` (the default): one convolution per path, the paths added
-#:   (OpenVINO fuses each addition and the PReLU into a convolution), one
-#:   convolution per coarse input and output (no slicing), and each input
-#:   max-pooled once per level (pool by 4 = pool by 2 of the pool by 2,
-#:   exact for floored max pooling). In OpenVINO 0-15% faster than
-#:   ``'concat'`` (csnet_l_x1/x2 at 224 and 512, docs/deployment.md).
-EXPORT_PLANS = ('concat', 'sum')
-DEFAULT_EXPORT_PLAN = 'sum'
-
 
 def _frozen(t: Tensor) -> nn.Parameter:
     """A constant deploy weight (subnormals flushed, see
@@ -44,6 +28,17 @@ class FusedGOctConv(nn.Module):
     ``gamma / sqrt(var + eps)``, bias ``beta - mean * gamma / sqrt(var +
     eps)``), and the paths are merged into as few convolutions as the math
     allows. The plan is computed once here; the forward only walks it.
+
+    The eager forward (PyTorch inference) runs the merged plan below. When
+    traced (ONNX export, OpenVINO's PyTorch frontend) the layer emits
+    another graph of the same weights, which OpenVINO runs faster: one
+    convolution per (input, output) path on constant weight slices, the
+    paths added (OpenVINO fuses each addition and the PReLU into a
+    convolution; no concatenation, no channel slicing), and each input
+    max-pooled once per level (pool by 4 = pool by 2 of the pool by 2, exact
+    for floored max pooling). Traced, the merged plan was up to 1.18x as
+    slow in OpenVINO (csnet_l_x1/x2, 224 and 512 px; never faster beyond
+    noise) and was dropped as an export graph (experiments/export_plans/).
 
     For an output scale ``j`` the inputs at its resolution are concatenated
     and convolved once, with the folded bias added once:
@@ -77,8 +72,6 @@ class FusedGOctConv(nn.Module):
         self.dilation = goct.dilation
         self.padding = goct.padding
         self.depthwise = goct.depthwise
-        #: graph traced for export, one of :data:`EXPORT_PLANS`
-        self.export_plan = DEFAULT_EXPORT_PLAN
         self.weights = nn.ParameterList()
         self.biases = nn.ParameterList()
         acts = []
@@ -193,8 +186,7 @@ class FusedGOctConv(nn.Module):
             for j in range(max(self.size_scales) + 1):
                 sizes[j] = size
                 size = halve(size)
-        if self.export_plan != 'concat' and (exporting()
-                                             or torch.jit.is_tracing()):
+        if exporting() or torch.jit.is_tracing():
             return self._forward_export(xs, sizes)
         pieces: List[List[Tensor]] = [[] for _ in self.out_channels]
         for i, k, slices in self.coarse_plan:
@@ -227,9 +219,8 @@ class FusedGOctConv(nn.Module):
         return outs
 
     def _forward_export(self, xs: MultiScale, sizes: dict) -> MultiScale:
-        """The ``'sum'`` export graph (see :data:`EXPORT_PLANS`): the same
-        weights, sliced per path (constant slices, folded by the
-        exporter)."""
+        """The traced graph (see the class docstring): the same weights,
+        sliced per path (constant slices, folded by the exporter)."""
         pooled = {}
 
         def pool(i: int, times: int) -> Tensor:
@@ -290,22 +281,3 @@ class FusedGOctConv(nn.Module):
         if self.depthwise:
             s += ', depthwise=True'
         return s
-
-
-def set_export_plan(module: nn.Module, plan: str) -> nn.Module:
-    """Set the export graph of every :class:`FusedGOctConv` in ``module``.
-
-    Args:
-        module (nn.Module): E.g. a :class:`DeployCSNet`; changed in place.
-        plan (str): One of :data:`EXPORT_PLANS`.
-
-    Returns:
-        nn.Module: ``module``.
-    """
-    if plan not in EXPORT_PLANS:
-        raise ValueError(f'export plan must be one of {EXPORT_PLANS}, got '
-                         f'{plan!r}')
-    for m in module.modules():
-        if isinstance(m, FusedGOctConv):
-            m.export_plan = plan
-    return module

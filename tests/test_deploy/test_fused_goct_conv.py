@@ -4,7 +4,6 @@ import torch
 from torch import nn
 
 from csnet_mmseg.deploy import FusedGOctConv, FusedILBlock, fused_goct_conv
-from csnet_mmseg.deploy.fused_goct_conv import EXPORT_PLANS, set_export_plan
 from csnet_mmseg.models.layers import GOctConv, ILBlock, scale_size
 from csnet_mmseg.testing import randomise_weights
 
@@ -99,30 +98,18 @@ def test_wrong_input_types():
         FusedILBlock(nn.Conv2d(3, 3, 1))
 
 
-@pytest.mark.parametrize('plan', list(EXPORT_PLANS))
 @pytest.mark.parametrize('cin,cout,k,stride', CASES)
-def test_export_plans_equal_goct_conv(plan, cin, cout, k, stride,
-                                      monkeypatch):
-    """Every export graph (run eagerly, as traced) equals the training form,
+def test_export_graph_equals_goct_conv(cin, cout, k, stride, monkeypatch):
+    """The export graph (run eagerly, as traced) equals the training form,
     odd sizes and absent scales included."""
     torch.manual_seed(0)
     layer = _randomise(GOctConv(cin, cout, kernel_size=k, stride=stride))
     fused = FusedGOctConv(layer)
-    set_export_plan(fused, plan)
     monkeypatch.setattr(fused_goct_conv, 'exporting', lambda: True)
     for base in [(32, 32), (29, 23)]:
         xs = _inputs(cin, base)
         with torch.no_grad():
             _check(layer(xs, base), fused(xs, base))
-
-
-def test_set_export_plan():
-    block = FusedILBlock(_randomise(ILBlock([4, 3], [5, 2])))
-    assert set_export_plan(block, 'sum') is block
-    assert {m.export_plan for m in block.modules()
-            if isinstance(m, FusedGOctConv)} == {'sum'}
-    with pytest.raises(ValueError, match='export plan must be one of'):
-        set_export_plan(block, 'fast')
 
 
 @pytest.mark.parametrize('factor', [2, 4, 8])

@@ -19,22 +19,21 @@ random batch (no data loading, which is measured by the Runner's
   model.decode_head.act_cfg.type=FastPReLU``.
 
 Prints a markdown table (ms per iteration, iterations per second, median of
-``--repeats`` rounds of ``--iters`` iterations, alternating the paths), and
+``--repeats`` rounds of ``--iters`` iterations, the paths in turn, timed by
+:func:`csnet_mmseg.benchmark.time_rounds`), and
 with ``--profile`` the operators that take the most time (of the last
 MMEngine path). With ``--fast-options`` it also checks that the two models
 compute the same thing: loss and parameter gradients of one batch, each
 against a float64 copy of the default model (the error of float32 rounding
 of either path), and the two against each other.
 
-    python tools/analysis_tools/train_speed.py CONFIG [--size 112]
+    python experiments/train_speed/train_speed.py CONFIG [--size 112]
         [--batch-size 8] [--threads 1] [--iters 5] [--repeats 5]
         [--flush-denormal] [--profile] [--cfg-options KEY=VALUE ...]
         [--fast-options KEY=VALUE ...]
 """
 import argparse
 import copy
-import statistics
-import time
 
 import torch
 from mmengine.config import Config, DictAction
@@ -43,6 +42,7 @@ from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
 
 import csnet_mmseg  # noqa: F401  (fills the registries)
+from csnet_mmseg.benchmark import time_rounds
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
@@ -200,16 +200,15 @@ def main():
     if fast_model is not None:
         paths['mmengine+'] = lambda: fast_model.train_step(
             batch, fast_wrapper)
-    for fn in paths.values():
-        for _ in range(args.warmup):
-            fn()
-    times = {k: [] for k in paths}
-    for _ in range(args.repeats):
-        for name, fn in paths.items():
-            t0 = time.perf_counter()
-            for _ in range(args.iters):
-                fn()
-            times[name].append((time.perf_counter() - t0) / args.iters)
+    # per round: the mean of --iters iterations in a row; the paths in the
+    # same order every round
+    timings = time_rounds(
+        paths,
+        rounds=args.repeats,
+        runs=args.iters,
+        warmup=args.warmup,
+        per_round='mean',
+        alternate=False)
     wrapper_name = type(wrapper).__name__
     print(f'\n{args.config}: batch {args.batch_size}, {args.size}x'
           f'{args.size}, {args.threads} thread(s), flush denormal '
@@ -219,14 +218,13 @@ def main():
         print('mmengine+: ' + ' '.join(f'{k}={v}'
                                         for k, v in args.fast_options.items())
               + '\n')
-    base = statistics.median(times['mmengine'])
+    base = timings['mmengine'].median
     print('| path | ms / iteration | iterations / s | speed-up over mmengine |')
     print('|---|---|---|---|')
-    for name, ts in times.items():
-        med = statistics.median(ts)
+    for name, timing in timings.items():
+        ms = timing.median
         label = name if name == 'plain' else f'{name} ({wrapper_name})'
-        print(f'| {label} | {med * 1e3:.1f} | {1 / med:.3f} | '
-              f'{base / med:.2f}x |')
+        print(f'| {label} | {ms:.1f} | {1e3 / ms:.3f} | {base / ms:.2f}x |')
     if args.profile:
         from torch.profiler import ProfilerActivity, profile
         step = paths['mmengine+' if fast_model is not None else 'mmengine']

@@ -1,6 +1,7 @@
-# The dynamic-weight-decay experiment of docs/dynamic_weight_decay.md: the
+# The dynamic-weight-decay experiment (experiments/dwd/README.md): the
 # initial x1 CSNet (240,741 parameters) trained from scratch on the DUTS-TR
-# training split (../shared/data/duts-tr-224, train.txt) with the paper's
+# training split (duts-tr-224 under SOD_DATA_ROOT, train.txt; the tool's
+# --data-root, default ../shared/data) with the paper's
 # recipe compressed to a 2-core CPU: Adam (betas 0.9/0.99), BCE, the paper's
 # augmentation (border crop 0-14 px, LR/UD flips) at 112x112, batch 8,
 # lr x0.1 at 2/3 and 5/6 of the run, standard weight decay 5e-3 on every
@@ -8,28 +9,27 @@
 # differ only in what decays the targeted gammas (the BN gammas of every
 # gOctConv of the backbone); seed, initial weights, data order and schedule
 # are the same. Run them all with
-#   python tools/analysis_tools/dwd_experiment.py
-# (or one arm with tools/train.py). Validation: val.txt (503 images).
+#   python experiments/dwd/dwd_experiment.py
+# (or one arm with SOD_DATA_ROOT=../shared/data python tools/train.py
+# experiments/dwd/configs/csnet_x1_duts224_<arm>.py). Validation: val.txt
+# (503 images).
 _base_ = [
-    '../_base_/models/csnet.py', '../_base_/datasets/duts_tr_224.py',
-    '../_base_/default_runtime.py'
+    '../../../configs/_base_/models/csnet.py',
+    '../../../configs/_base_/datasets/duts_tr_224.py',
+    '../../../configs/_base_/default_runtime.py'
 ]
 custom_imports = dict(imports=['csnet_mmseg'], allow_failed_imports=False)
 randomness = dict(seed=0)
 crop_size = (112, 112)
+# The pipelines of configs/_base_/datasets/sod_pipelines.py, resized to
+# crop_size.
 train_pipeline = [
-    dict(type='LoadSODImage'),
-    dict(type='LoadSODAnnotations'),
-    dict(type='SODRandomCrop', max_crop=14),
-    dict(type='RandomFlipLRUD', prob=0.5),
-    dict(type='Resize', scale=crop_size, keep_ratio=False),
-    dict(type='PackSegInputs', meta_keys={{_base_.sod_meta_keys}}),
+    dict(t, scale=crop_size) if t.type == 'Resize' else t
+    for t in _base_.train_pipeline
 ]
 test_pipeline = [
-    dict(type='LoadSODImage'),
-    dict(type='Resize', scale=crop_size, keep_ratio=False),
-    dict(type='LoadSODAnnotations'),
-    dict(type='PackSegInputs', meta_keys={{_base_.sod_meta_keys}}),
+    dict(t, scale=crop_size) if t.type == 'Resize' else t
+    for t in _base_.test_pipeline
 ]
 # One process per arm, one thread each: the data are loaded in the main
 # process (decoding eight 224-px JPEGs is ~1% of an iteration).

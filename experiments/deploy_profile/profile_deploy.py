@@ -2,24 +2,24 @@
 layer: OpenVINO's per-node counters (``PERF_COUNT``), and optionally the
 PyTorch profiler on the deploy module.
 
-    python tools/analysis_tools/profile_deploy.py CONFIG CHECKPOINT \
+    python experiments/deploy_profile/profile_deploy.py CONFIG CHECKPOINT \
         [--size 224] [--threads 1] [--repeats 20] [--top 15] [--torch] \
         [--fixed-size]
 
 CONFIG + CHECKPOINT give the segmentor (``--random-weights`` instead of a
-checkpoint: pass ``none``); it is converted with ``convert_to_deploy`` and
-then to OpenVINO through its ONNX export (f32 precision hint; dynamic size,
-or ``--fixed-size``: exported for ``--size``, the faster graph). Per node the
-real time of each run is summed over ``--repeats`` runs after 3 warm-up runs;
-the tables give the share of the total per node type (e.g. Convolution,
-GroupConvolution = depthwise, Interpolate, Eltwise) and the slowest nodes.
+checkpoint: pass ``none``; :func:`csnet_mmseg.apis.build_segmentor`); it is
+converted with ``convert_to_deploy`` and then to OpenVINO through its ONNX
+export (``csnet_mmseg.benchmark``: f32 precision hint; dynamic size, or
+``--fixed-size``: exported for ``--size``, the faster graph). Per node the
+mean real time over ``--repeats`` runs after 3 warm-up runs
+(:func:`csnet_mmseg.benchmark.profile_nodes`); the tables give the share of
+the total per node type (e.g. Convolution, GroupConvolution = depthwise,
+Interpolate, Eltwise) and the slowest nodes.
 """
 import argparse
 import os.path as osp
 import sys
-import tempfile
 import warnings
-from collections import defaultdict
 
 import torch
 
@@ -72,65 +72,23 @@ def parse_args(argv=None):
     return args
 
 
-def build_segmentor(config: str, checkpoint: str, random_weights: bool):
-    """The segmentor of ``config`` in eval mode (checkpoint weights, or
-    random ones with ``random_weights``) and its deploy form."""
-    import csnet_mmseg  # noqa: F401  (registers the CSNet modules)
-    from mmengine.config import Config
-    from mmengine.runner import load_checkpoint
-    from mmseg.registry import MODELS
-    from mmseg.utils import register_all_modules
-
-    from csnet_mmseg.deploy import convert_to_deploy
-    from csnet_mmseg.testing import randomise_weights
-    register_all_modules(init_default_scope=True)
-    torch.manual_seed(0)
-    seg = MODELS.build(Config.fromfile(config).model)
-    if random_weights:
-        randomise_weights(seg, convs=False)
-    else:
-        load_checkpoint(seg, checkpoint, map_location='cpu', logger='silent')
-    seg.eval()
-    return seg, convert_to_deploy(seg)
-
-
 def openvino_profile(model, args):
     """(per node type ms, per node [(ms, name, type, exec type)], total ms)
     averaged over the runs."""
-    from csnet_mmseg.deploy.onnx_export import export_onnx
-    from csnet_mmseg.deploy.openvino_backend import OpenVINORunner
+    from csnet_mmseg.benchmark import (compile_for_shape, export_openvino,
+                                       node_type_times, profile_nodes)
     x = torch.randn(
         1, 3, args.size, args.size,
         generator=torch.Generator().manual_seed(0)).numpy()
-    with tempfile.TemporaryDirectory() as tmp:
-        path = osp.join(tmp, 'deploy.onnx')
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')
-            export_onnx(
-                model,
-                path,
-                shape=(args.size, args.size),
-                dynamic_size=not args.fixed_size)
-        runner = OpenVINORunner(
-            path, threads=args.threads, precision=args.precision,
-            profile=True)
-    for _ in range(3):
-        runner(x)
-    per_type = defaultdict(float)
-    per_node = defaultdict(float)
-    kinds = {}
-    for _ in range(args.repeats):
-        runner(x)
-        for p in runner.profile():
-            ms = p.real_time.total_seconds() * 1e3
-            per_type[p.node_type] += ms
-            per_node[p.node_name] += ms
-            kinds[p.node_name] = (p.node_type, p.exec_type)
-    n = args.repeats
-    per_type = {k: v / n for k, v in per_type.items()}
-    nodes = sorted(((v / n, k, *kinds[k]) for k, v in per_node.items()),
-                   reverse=True)
-    return per_type, nodes, sum(per_type.values())
+    ov_model = export_openvino(model, args.size, fixed=args.fixed_size)
+    request = compile_for_shape(
+        ov_model, threads=args.threads, precision=args.precision,
+        profile=True).create_infer_request()
+    nodes = profile_nodes(request, x, runs=args.repeats, warmup=3)
+    per_type = node_type_times(nodes)
+    slowest = sorted(((n.ms, n.name, n.node_type, n.exec_type)
+                      for n in nodes), reverse=True)
+    return per_type, slowest, sum(per_type.values())
 
 
 def torch_profile(model, args):
@@ -150,8 +108,13 @@ def torch_profile(model, args):
 def main(argv=None):
     args = parse_args(argv)
     warnings.filterwarnings('ignore', category=UserWarning, module=r'mmseg')
-    _, model = build_segmentor(args.config, args.checkpoint,
-                               args.random_weights)
+    from csnet_mmseg.apis import build_segmentor
+    from csnet_mmseg.deploy import convert_to_deploy
+    seg = build_segmentor(
+        args.config,
+        None if args.random_weights else args.checkpoint,
+        random_weights=args.random_weights)
+    model = convert_to_deploy(seg)
     per_type, nodes, total = openvino_profile(model, args)
     graph = 'fixed-size' if args.fixed_size else 'dynamic-size'
     print(f'# OpenVINO profile of the deploy form ({graph} graph): '

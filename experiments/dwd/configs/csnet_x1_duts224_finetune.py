@@ -2,7 +2,8 @@
 # (its table and weights passed as for configs/csnet_duts_finetune.py) trained
 # with plain Adam at the arms' final lr (5e-5), standard weight decay 5e-3 on
 # every parameter, 300 iterations of batch 8 at 112x112.
-#   python tools/train.py configs/csnet_dwd_experiment/csnet_x1_duts224_finetune.py \
+#   SOD_DATA_ROOT=../shared/data python tools/train.py \
+#       experiments/dwd/configs/csnet_x1_duts224_finetune.py \
 #       --cfg-options model.layer_table=<pruned>/pruned_config.py \
 #       load_from=<pruned>/pruned.pth
 _base_ = ['./csnet_x1_duts224_base.py']

@@ -2,8 +2,8 @@
 
 Trains the initial x1 CSNet (240,741 parameters) once per arm with the same
 seed, initial weights, data order and schedule (the configs in
-``configs/csnet_dwd_experiment/``: DUTS-TR training split of
-``../shared/data/duts-tr-224``, 112x112, batch 8, Adam), then for every arm:
+``experiments/dwd/configs/``: DUTS-TR training split of
+``DATA_ROOT/duts-tr-224``, 112x112, batch 8, Adam), then for every arm:
 
 1. ``train``: ``tools/train.py`` on the arm's config, one process per arm and
    one thread each (``--jobs`` arms side by side); logs in
@@ -11,7 +11,8 @@ seed, initial weights, data order and schedule (the configs in
    ``WORK_DIR/<arm>/timing.json``. A killed run resumes (``--resume``).
 2. ``eval``: the share of targeted gammas (the BN gammas of every gOctConv of
    the backbone) below 1e-2 / 1e-3 / 1e-5 / 1e-20, and MAE / max F / S on the
-   validation split (``val.txt``) and on ``../shared/data/pascal-s-dev``.
+   validation split (``val.txt``) and on ``--pascal-root``
+   (``../shared/data/pascal-s-dev``).
 3. ``search``: the largest pruning threshold whose pruned model (with
    folding, before fine-tuning) loses at most ``--max-increase`` of the
    metric on the validation split (:func:`search_threshold`), its curve as a
@@ -24,10 +25,15 @@ seed, initial weights, data order and schedule (the configs in
 Stages already done (their output files exist) are skipped, so the command
 can be re-run after an interruption.
 
-    python tools/analysis_tools/dwd_experiment.py [--arms none l2 dwd]
+    python experiments/dwd/dwd_experiment.py [--arms none l2 dwd]
         [--work-dir work_dirs/dwd_experiment] [--jobs 3]
         [--stages train eval search finetune report]
-        [--train-options max_iters=300 ...]
+        [--train-options max_iters=300 ...] [--data-root ../shared/data]
+
+The configs read their data from ``$SOD_DATA_ROOT/duts-tr-224``; the tool
+sets ``SOD_DATA_ROOT`` to ``--data-root`` (default: ``$SOD_DATA_ROOT`` if
+set, else ``../shared/data``) for itself and every process it starts.
+Relative paths are relative to the repository root, where the tool runs.
 """
 import argparse
 import copy
@@ -41,7 +47,7 @@ import time
 from typing import Dict, List
 
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
-ARM_CONFIG_DIR = osp.join('configs', 'csnet_dwd_experiment')
+ARM_CONFIG_DIR = osp.join('experiments', 'dwd', 'configs')
 STAGES = ('train', 'eval', 'search', 'finetune', 'report')
 ITER_RE = re.compile(r'Iter\(train\)\s*\[\s*(\d+)/(\d+)\]')
 
@@ -55,7 +61,7 @@ def parse_args():
         '--arms',
         nargs='+',
         default=['none', 'l2', 'dwd'],
-        help='arm names (configs/csnet_dwd_experiment/csnet_x1_duts224_'
+        help='arm names (experiments/dwd/configs/csnet_x1_duts224_'
         '<name>.py) or name=CONFIG')
     parser.add_argument('--work-dir', default='work_dirs/dwd_experiment')
     parser.add_argument(
@@ -77,6 +83,11 @@ def parse_args():
     parser.add_argument(
         '--finetune-iters', type=int, default=300,
         help='iterations of the short fine-tune after pruning')
+    parser.add_argument(
+        '--data-root',
+        default=os.environ.get('SOD_DATA_ROOT', '../shared/data'),
+        help='folder holding duts-tr-224/ (SOD_DATA_ROOT of the configs; '
+        'default: $SOD_DATA_ROOT, else ../shared/data)')
     parser.add_argument(
         '--pascal-root',
         default='../shared/data/pascal-s-dev',
@@ -196,12 +207,9 @@ def _checkpoint(wd: str) -> str:
 
 
 def _build(cfg, ckpt: str):
-    from mmengine.runner import load_checkpoint
-    from mmseg.registry import MODELS
-    model = MODELS.build(cfg.model)
-    load_checkpoint(model, ckpt, map_location='cpu', strict=True,
-                    logger='silent')
-    return model.eval()
+    """The segmentor of ``cfg`` with the weights of ``ckpt`` (all keys)."""
+    from csnet_mmseg.apis import build_segmentor
+    return build_segmentor(cfg, ckpt, strict=True)
 
 
 def _evaluators(args, cfg) -> dict:
@@ -439,6 +447,8 @@ def stage_report(args, arms: Dict[str, str]) -> None:
 def main():
     args = parse_args()
     os.chdir(ROOT)
+    # read by the configs here and by every tools/ process started below
+    os.environ['SOD_DATA_ROOT'] = args.data_root
     import csnet_mmseg  # noqa: F401  (fills the registries)
     from mmengine.registry import init_default_scope
     init_default_scope('mmseg')

@@ -11,13 +11,17 @@ folder of real images (default: the 107 PASCAL-S development images):
   224x224 input as ``predict`` does);
 - the saliency maps: mean absolute difference of the sigmoid outputs to
   the wide model's (same pixels);
-- the MAE of each model (official protocol: resize to 224x224, ImageNet
-  mean/std from the model's data preprocessor, sigmoid, bilinear resize back
-  to the ground-truth size, ground truth as distributed / 255).
+- the MAE of each model, as ``tools/test.py`` scores it: the package's
+  ``SODMetric`` through :class:`csnet_mmseg.pruning.SegmentorEvaluator`
+  (resize to 224x224, ImageNet mean/std from the model's data preprocessor,
+  logits resized back to the image size, sigmoid, 8-bit maps, against the
+  ground truth at its own size).
 
-Prints a markdown table (and writes it with ``--out``).
+The images are read by the package's ``SODDataset`` (``images/`` +
+``GT/``) and test pipeline. Prints a markdown table (and writes it with
+``--out``).
 
-    python tools/analysis_tools/prune_fold_experiment.py CONFIG CHECKPOINT
+    python experiments/prune_fold/prune_fold_experiment.py CONFIG CHECKPOINT
         [--threshold T ...] [--quantile Q ...]
         [--data ../shared/data/pascal-s-dev] [--size 224] [--calib-num K]
         [--out FILE.md]
@@ -31,31 +35,26 @@ images only.
 a share Q of the channels goes), for models without exactly-dead channels.
 """
 import argparse
-import glob
 import os.path as osp
 import sys
+import tempfile
 import time
 
-import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
+from mmengine.runner import Runner
 
-import csnet_mmseg  # noqa: F401  (fills the registries)
-from csnet_mmseg.datasets.image_io import read_image
-from csnet_mmseg.datasets.transforms import read_sod_mask
-from csnet_mmseg.apis import segmentor_logits
-from csnet_mmseg.pruning import (PruningError, prunable_gammas,
-                                 prune_segmentor)
-from mmseg.registry import MODELS
+from csnet_mmseg.apis import build_segmentor, segmentor_logits
+from csnet_mmseg.pruning import (PruningError, SegmentorEvaluator,
+                                 prunable_gammas, prune_segmentor)
 
 ROOT = osp.join(osp.dirname(osp.abspath(__file__)), '..', '..')
 
 DEFAULT_DATA = osp.normpath(
     osp.join(ROOT, '..', 'shared', 'data', 'pascal-s-dev'))
+SOD_PIPELINES = osp.join(ROOT, 'configs', '_base_', 'datasets',
+                         'sod_pipelines.py')
 
 
 def parse_args():
@@ -96,78 +95,97 @@ def parse_args():
     return args
 
 
-def load_images(data: str, size: int):
-    """Images (uint8 BGR CHW tensors resized to size x size) and GT masks
-    (float in [0, 1], original size)."""
-    paths = sorted(glob.glob(osp.join(data, 'images', '*.jpg')))
-    if not paths:
-        sys.exit(f'prune_fold_experiment: no images in {data}/images')
-    images, gts = [], []
-    for path in paths:
-        stem = osp.splitext(osp.basename(path))[0]
-        gt_path = osp.join(data, 'GT', stem + '.png')
-        try:  # the project's reading rule (truncated files, 0/1 masks)
-            img = read_image(path)
-            gt = read_sod_mask(gt_path)
-        except (OSError, ValueError, TypeError) as e:
-            sys.exit(f'prune_fold_experiment: {e}')
-        img = cv2.resize(img, (size, size), interpolation=cv2.INTER_LINEAR)
-        images.append(torch.from_numpy(img).permute(2, 0, 1).contiguous())
-        gts.append(gt.astype(np.float32) / 255.0)
-    return images, gts
+def sod_loader(data: str, size: int, batch_size: int,
+               ann_file: str = '') -> dict:
+    """Dataloader config of the images of ``data`` (``images/`` +
+    ``GT/``; only those listed in ``ann_file`` if given) with the SOD test
+    pipeline (``configs/_base_/datasets/sod_pipelines.py``) resized to
+    ``size`` x ``size``."""
+    pipeline = [
+        dict(t, scale=(size, size)) if t['type'] == 'Resize' else t
+        for t in Config.fromfile(SOD_PIPELINES).test_pipeline
+    ]
+    return dict(
+        batch_size=batch_size,
+        num_workers=0,
+        sampler=dict(type='DefaultSampler', shuffle=False),
+        dataset=dict(
+            type='SODDataset',
+            data_root=data,
+            data_prefix=dict(img_path='images', seg_map_path='GT'),
+            ann_file=ann_file,
+            dataset_name=osp.basename(osp.normpath(data)),
+            test_mode=True,
+            pipeline=pipeline))
+
+
+def build_loader(cfg: dict):
+    """The DataLoader of :func:`sod_loader`; a bad folder exits with the
+    dataset's message."""
+    try:
+        return Runner.build_dataloader(cfg)
+    except (OSError, ValueError, TypeError) as e:
+        sys.exit(f'prune_fold_experiment: {e}')
 
 
 @torch.no_grad()
-def run_model(model, images, batch_size: int):
+def run_model(model, loader) -> torch.Tensor:
     """Logits (N, 1, size, size) of the model for all images."""
     model.eval()
     out = []
-    for i in range(0, len(images), batch_size):
-        data = model.data_preprocessor(
-            dict(inputs=images[i:i + batch_size]), False)
+    for batch in loader:
+        data = model.data_preprocessor(batch, False)
         out.append(segmentor_logits(model, data['inputs']))
     return torch.cat(out)
 
 
-def mae(logits: torch.Tensor, gts) -> float:
-    errors = []
-    for logit, gt in zip(logits, gts):
-        prob = torch.sigmoid(logit[None])
-        prob = F.interpolate(
-            prob, size=gt.shape, mode='bilinear', align_corners=False)
-        errors.append(float((prob[0, 0] - torch.from_numpy(gt)).abs().mean()))
-    return float(np.mean(errors))
+def mae(evaluator: SegmentorEvaluator, model) -> float:
+    """The model's MAE on the evaluator's images (SODMetric)."""
+    return float(evaluator(model)['MAE'])
 
 
 def main():
     args = parse_args()
     torch.set_num_threads(1)
-    torch.manual_seed(0)
     cfg = Config.fromfile(args.config)
-    init_default_scope(cfg.get('default_scope', 'mmseg'))
-    model = MODELS.build(cfg.model)
-    load_checkpoint(model, args.checkpoint, map_location='cpu', strict=True)
-    model.eval()
-    images, gts = load_images(args.data, args.size)
+    model = build_segmentor(
+        cfg, args.checkpoint, strict=True, logger='current')
+    with tempfile.TemporaryDirectory() as tmp:
+        run(args, cfg, model, tmp)
+
+
+def run(args, cfg, model, tmp: str) -> None:
+    loader = build_loader(sod_loader(args.data, args.size, args.batch_size))
+    dataset = loader.dataset
     calib = None
     if args.calib_num > 0:
-        if args.calib_num >= len(images):
+        if args.calib_num >= len(dataset):
             sys.exit(f'--calib-num {args.calib_num} leaves no image to test')
-        calib = [
-            model.data_preprocessor(
-                dict(inputs=images[i:i + args.batch_size]), False)['inputs']
-            for i in range(0, args.calib_num, args.batch_size)
-        ]
-        calib[-1] = calib[-1][:args.calib_num - args.batch_size *
-                              (len(calib) - 1)]
-        images, gts = images[args.calib_num:], gts[args.calib_num:]
+        inputs, got = [], 0
+        for batch in loader:
+            inputs.append(model.data_preprocessor(batch, False)['inputs'])
+            got += len(inputs[-1])
+            if got >= args.calib_num:
+                break
+        calib = list(torch.cat(inputs)[:args.calib_num].split(args.batch_size))
+        # the others are scored: an ann_file that lists them
+        ann = osp.join(tmp, 'test.txt')
+        with open(ann, 'w') as f:
+            for i in range(args.calib_num, len(dataset)):
+                info = dataset.get_data_info(i)
+                f.write(osp.basename(info['img_path']) + '\n')
+        loader = build_loader(
+            sod_loader(args.data, args.size, args.batch_size, ann))
         print(f'calibration: the first {args.calib_num} images')
-    print(f'{len(images)} test images from {args.data}, '
+    num_images = len(loader.dataset)
+    print(f'{num_images} test images from {args.data}, '
           f'{args.size}x{args.size}')
+    evaluator = SegmentorEvaluator(
+        loader, dict(type='SODMetric', sod_metrics=['MAE']))
 
     t0 = time.time()
-    wide = run_model(model, images, args.batch_size)
-    wide_mae = mae(wide, gts)
+    wide = run_model(model, loader)
+    wide_mae = mae(evaluator, model)
     print(f'wide model: MAE {wide_mae:.4f} ({time.time() - t0:.0f}s)')
     gammas = prunable_gammas(model)
     thresholds = [(t, f'{t:g}') for t in args.threshold]
@@ -195,7 +213,7 @@ def main():
             except PruningError as e:
                 print(f'threshold {label}: {e}')
                 break
-            logits = run_model(result.model, images, args.batch_size)
+            logits = run_model(result.model, loader)
             diff = (logits - wide).abs()
             rows.append(
                 dict(
@@ -211,7 +229,7 @@ def main():
                     mean=float(diff.mean()),
                     prob=float((torch.sigmoid(logits) -
                                 torch.sigmoid(wide)).abs().mean()),
-                    mae=mae(logits, gts)))
+                    mae=mae(evaluator, result.model)))
             r = rows[-1]
             print(f'threshold {label} ({threshold:.3g}), '
                   f"{variant}: removed {removed}/"
@@ -223,7 +241,7 @@ def main():
 
     lines = [
         f'Wide model: {args.checkpoint}, MAE {wide_mae:.4f} on '
-        f'{len(images)} images of {args.data} ({args.size}x{args.size})'
+        f'{num_images} images of {args.data} ({args.size}x{args.size})'
         + (f', the first {args.calib_num} (by name) calibrate'
            if calib is not None else '') + '.',
         '',

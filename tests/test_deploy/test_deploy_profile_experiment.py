@@ -1,20 +1,31 @@
-"""tools/analysis_tools/profile_deploy.py on a tiny model."""
+"""experiments/deploy_profile/profile_deploy.py, run as a CLI on a tiny
+model (here, not in tests/test_experiments/: it loads OpenVINO, whose tests
+run in their own process)."""
+import os.path as osp
+import runpy
+import sys
+
 import pytest
-from conftest import load_tool
 
 from csnet_mmseg.deploy.openvino_backend import openvino_available
 
-
-@pytest.fixture(scope='module')
-def tool():
-    return load_tool('tools/analysis_tools/profile_deploy.py')
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TOOL = osp.join(ROOT, 'experiments', 'deploy_profile', 'profile_deploy.py')
 
 
-def test_profile_table(tool, tiny_files, capsys):
+def run_tool(monkeypatch, argv):
+    """Run the tool as ``python TOOL ARGV`` does; its exit status."""
+    monkeypatch.setattr(sys, 'argv', [TOOL] + argv)
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(TOOL, run_name='__main__')
+    return exit_info.value.code
+
+
+def test_profile_table(tiny_files, monkeypatch, capsys):
     if not openvino_available():
         pytest.skip('openvino is not importable')
     pytest.importorskip('onnx')
-    assert tool.main([
+    assert run_tool(monkeypatch, [
         tiny_files['config'], tiny_files['checkpoint'], '--size', '64',
         '--repeats', '2', '--top', '3'
     ]) == 0
@@ -24,7 +35,7 @@ def test_profile_table(tool, tiny_files, capsys):
     nodes = out.split('slowest nodes (top 3)')[1].splitlines()[2:]
     assert len([ln for ln in nodes if ln.startswith('| ')]) == 3
     # the fixed-size graph: no resize, transposed convolutions instead
-    assert tool.main([
+    assert run_tool(monkeypatch, [
         tiny_files['config'], tiny_files['checkpoint'], '--size', '64',
         '--repeats', '2', '--fixed-size'
     ]) == 0
@@ -33,14 +44,12 @@ def test_profile_table(tool, tiny_files, capsys):
     assert '| GroupConvolutionBackpropData |' in out
 
 
-def test_bad_flags(tool, tiny_files, capsys):
+def test_bad_flags(tiny_files, monkeypatch, capsys):
     base = [tiny_files['config'], tiny_files['checkpoint']]
     for extra, message in [(['--precision', 'int8'], '--precision must be'),
                            (['--threads', '0'], '--threads must be'),
                            (['--size', '8'], '--size must be')]:
-        with pytest.raises(SystemExit):
-            tool.main(base + extra)
+        assert run_tool(monkeypatch, base + extra) == 2
         assert message in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        tool.main([tiny_files['config'], 'missing.pth'])
+    assert run_tool(monkeypatch, [tiny_files['config'], 'missing.pth']) == 2
     assert 'checkpoint not found' in capsys.readouterr().err

@@ -1,5 +1,5 @@
-"""tools/analysis_tools/train_speed.py: the three paths and the same-result
-check, on the demo config at a tiny size."""
+"""experiments/train_speed/train_speed.py, run as a CLI: the three paths and
+the same-result check, on the demo config at a tiny size."""
 import os.path as osp
 import re
 import runpy
@@ -8,7 +8,7 @@ import sys
 import pytest
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TOOL = osp.join(ROOT, 'tools', 'analysis_tools', 'train_speed.py')
+TOOL = osp.join(ROOT, 'experiments', 'train_speed', 'train_speed.py')
 CONFIG = osp.join(ROOT, 'configs', 'csnet_synthetic.py')
 TINY = ['--size', '32', '--batch-size', '2', '--iters', '1', '--repeats', '1',
         '--warmup', '0']

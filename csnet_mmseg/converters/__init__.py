@@ -1,6 +1,7 @@
 """Converters of third-party CSNet weights to csnet-mmseg checkpoints."""
 from .official_csnet import (ConversionError, conv_gain_config_text,
-                             convert_official_state_dict, flush_small_values, format_layer_table_config,
+                             convert_official_state_dict, flush_small_values,
+                             format_layer_table_config,
                              layer_table_from_official,
                              load_official_checkpoint, load_official_table)
 from .table_file import load_numpy_pickle

@@ -89,14 +89,14 @@ class CSFHead(BaseDecodeHead):
     scale then goes through parallel 3x3 convolutions with dilations
     (1, 2, 4, 8, 16), concatenated, norm + activation; a 1x1 gOctConv merges
     all scales into the finest one (``channels`` wide), and ``conv_seg`` (1x1
-    with bias) gives the logits.
+    with bias) gives the logits. The logits are upsampled to the input size
+    by ``predict_by_feat`` / ``loss_by_feat``.
 
     ``conv_cfg`` (None or ``dict(type='ScaledConv2d', gain=g)``) gives the
     dilated convs and the single-scale ones of ``fuse`` / ``merge`` the gain
     ``g`` (the released training code: 100); ``conv_seg`` stays a plain conv
     (as released). A gain other than 1 is stored in the state dict
-    (``decode_head.conv_gain``) and a checkpoint of another gain is refused. The logits are upsampled to the input size
-    by ``predict_by_feat`` / ``loss_by_feat``.
+    (``decode_head.conv_gain``) and a checkpoint of another gain is refused.
 
     Args:
         in_channels (Sequence[int]): Channels of the selected backbone outputs.

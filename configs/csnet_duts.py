@@ -16,7 +16,17 @@ custom_imports = dict(imports=['csnet_mmseg'], allow_failed_imports=False)
 # faster in NHWC for CSNet's few-channel maps (1.3x per iteration on a CPU,
 # tools/analysis_tools/train_speed.py); same model and checkpoints, values
 # equal to float rounding (docs/dynamic_weight_decay.md, "Training speed").
-model = dict(backbone=dict(channels_last=True))
+# The released training code's conv gain: every single-scale convolution
+# (single-scale gOctConvs, the depthwise convs, the CSF dilated convs)
+# stores p and convolves with 100 * p, which under Adam moves those weights
+# 100x faster and makes their L2 decay 1e4x weaker (see
+# csnet_mmseg.models.layers.ScaledConv2d); multi-scale gOctConvs and
+# conv_seg keep gain 1. Checkpoints carry the gain (backbone.conv_gain,
+# decode_head.conv_gain): one of another gain is refused.
+conv_cfg = dict(type='ScaledConv2d', gain=100.0)
+model = dict(
+    backbone=dict(channels_last=True, conv_cfg=conv_cfg),
+    decode_head=dict(conv_cfg=conv_cfg))
 randomness = dict(seed=0)
 train_dataloader = dict(batch_size=24)
 optim_wrapper = dict(

@@ -11,7 +11,11 @@ Facts of the released model that the conversion respects:
 - convs with a single input and a single output scale (the per-scale
   depthwise convs, the dilated convs, a single-scale gOctConv) multiply their
   stored weight by 100 in forward; multi-scale gOctConv weights are used as
-  stored. Our modules use plain weights, so those weights are scaled by 100;
+  stored. For a target model of conv gain 1 (plain convs, the released
+  inference configs) those weights are scaled by 100; for the released gain
+  100 (``conv_cfg=dict(type='ScaledConv2d', gain=100.)``, the training
+  configs) they are stored as released, and the gain goes into the state
+  dict (``backbone.conv_gain``, ``decode_head.conv_gain``);
 - a multi-scale gOctConv stores one weight with rows grouped by output scale
   and columns by input scale, exactly our :class:`GOctConv` layout;
 - per-scale depthwise convs are separate tensors (``convs.j``), which our
@@ -27,6 +31,7 @@ from mmengine.logging import MMLogger
 from ..checkpoint import CheckpointError, load_checkpoint_file
 from ..models.backbones.csnet import csnet_block_specs
 from ..models.layer_table import CSNET_DILATIONS, LayerTable
+from ..models.state_dict_check import GAIN_KEY
 from ..utils.subnormal import FLUSH_BELOW, flush_subnormal, subnormal_mask
 from .table_file import load_numpy_pickle
 
@@ -34,7 +39,7 @@ __all__ = [
     'ConversionError', 'layer_table_from_official', 'load_official_table',
     'load_official_checkpoint',
     'convert_official_state_dict', 'format_layer_table_config',
-    'flush_small_values'
+    'conv_gain_config_text', 'flush_small_values'
 ]
 
 SCALE_FACTOR = 100.0
@@ -156,24 +161,34 @@ def _norm_act(src: _Consumer, out: dict, src_bn: str, src_act: str,
         f'{src_act}.weight', (channels, ))
 
 
+def _scaled(w: torch.Tensor, gain: float) -> torch.Tensor:
+    """A released ``Conv2dX100`` weight ``p`` (its conv is ``100 * p``) for
+    a target conv of gain ``gain``: ``100 * p / gain``."""
+    if gain == 1.0:
+        return w * SCALE_FACTOR
+    if gain == SCALE_FACTOR:
+        return w
+    return w * (SCALE_FACTOR / gain)
+
+
 def _goct(src: _Consumer, out: dict, s: str, d: str, cin: List[int],
-          cout: List[int], k: int) -> None:
+          cout: List[int], k: int, gain: float) -> None:
     """A scale-mixing gOctConv (``<s>.conv.weight``, ``bns.j``, ``prelus.j``)."""
     present_in = [c for c in cin if c > 0]
     present_out = [c for c in cout if c > 0]
     w = src.take(f'{s}.conv.weight', (sum(cout), sum(cin), k, k))
     if len(present_in) == 1 and len(present_out) == 1:
-        w = w * SCALE_FACTOR
+        w = _scaled(w, gain)
     out[f'{d}.weight'] = w
     for j, c in enumerate(cout):
         if c > 0:
             _norm_act(src, out, f'{s}.bns.{j}', f'{s}.prelus.{j}', d, j, c)
 
 
-def _depthwise(src: _Consumer, out: dict, s: str, d: str,
-               ch: List[int]) -> None:
+def _depthwise(src: _Consumer, out: dict, s: str, d: str, ch: List[int],
+               gain: float) -> None:
     ws = [
-        src.take(f'{s}.convs.{j}.weight', (c, 1, 3, 3)) * SCALE_FACTOR
+        _scaled(src.take(f'{s}.convs.{j}.weight', (c, 1, 3, 3)), gain)
         for j, c in enumerate(ch) if c > 0
     ]
     out[f'{d}.weight'] = torch.cat(ws, 0)
@@ -213,7 +228,8 @@ def convert_official_state_dict(
         state_dict: Dict[str, torch.Tensor],
         table: LayerTable,
         dilations: Sequence[int] = CSNET_DILATIONS,
-        flush_below: Optional[float] = FLUSH_BELOW) -> 'OrderedDict':
+        flush_below: Optional[float] = FLUSH_BELOW,
+        gain: float = 1.0) -> 'OrderedDict':
     """Map a released state dict onto our ``EncoderDecoder`` keys.
 
     Every source tensor must be used exactly once and have the shape that the
@@ -228,11 +244,22 @@ def convert_official_state_dict(
             become exactly 0 (see :func:`flush_small_values`); None keeps
             them (subnormal values included). Defaults to
             :data:`csnet_mmseg.utils.subnormal.FLUSH_BELOW` (1e-37).
+        gain (float): The conv gain of the target model (its ``conv_cfg``):
+            1 (plain convs: the released ``Conv2dX100`` weights are
+            multiplied by 100) or 100 (``ScaledConv2d`` with the released
+            gain: stored as released); any other gain stores
+            ``100 / gain`` times them. The gain is stored as
+            ``backbone.conv_gain`` / ``decode_head.conv_gain`` unless it is
+            1. Defaults to 1.0.
 
     Returns:
         OrderedDict: State dict for ``EncoderDecoder(backbone=CSNet,
-        decode_head=CSFHead)`` built from ``table``.
+        decode_head=CSFHead)`` built from ``table`` with conv gain ``gain``.
     """
+    gain = float(gain)
+    if not gain > 0 or gain == float('inf'):
+        raise ConversionError(f'the conv gain must be a number > 0, got '
+                              f'{gain!r}')
     sd = OrderedDict(
         (re.sub(r'^module\.', '', k), v) for k, v in state_dict.items())
     src = _Consumer(sd)
@@ -244,29 +271,30 @@ def convert_official_state_dict(
             f'stage{spec.stage + 1}.{spec.index}'
         d = f'backbone.{spec.name}'
         _goct(src, out, f'{s}.conv1x1', f'{d}.conv_mix', spec.in_channels,
-              spec.out_channels, spec.kernel_size)
+              spec.out_channels, spec.kernel_size, gain)
         _depthwise(src, out, f'{s}.conv3x3_1', f'{d}.conv_dw1',
-                   spec.out_channels)
+                   spec.out_channels, gain)
         _depthwise(src, out, f'{s}.conv3x3_2', f'{d}.conv_dw2',
-                   spec.out_channels)
+                   spec.out_channels, gain)
 
     fuse = list(table.fuse_channels)
     _goct(src, out, 'oct_fuse.fuse', 'decode_head.fuse',
-          list(table.in_channels), fuse, 1)
+          list(table.in_channels), fuse, 1, gain)
     dil_out = []
     for s, per in enumerate(table.dilation_channels):
         for k, c in enumerate(per):
             if c > 0:
                 out[f'decode_head.multi_dilation.convs.{s}.{k}.weight'] = (
-                    src.take(f'oct_fuse.ms.convs.{s}.msconv.{k}.weight',
-                             (c, fuse[s], 3, 3)) * SCALE_FACTOR)
+                    _scaled(
+                        src.take(f'oct_fuse.ms.convs.{s}.msconv.{k}.weight',
+                                 (c, fuse[s], 3, 3)), gain))
         dil_out.append(sum(per))
         if sum(per) > 0:
             _norm_act(src, out, f'oct_fuse.ms.convs.{s}.bn',
                       f'oct_fuse.ms.convs.{s}.prelu',
                       'decode_head.multi_dilation', s, sum(per))
     _goct(src, out, 'oct_fuse.fuse1x1', 'decode_head.merge', dil_out,
-          [table.channels], 1)
+          [table.channels], 1, gain)
     out['decode_head.conv_seg.weight'] = src.take('cls_layer.weight',
                                                   (1, table.channels, 1, 1))
     out['decode_head.conv_seg.bias'] = src.take('cls_layer.bias', (1, ))
@@ -275,6 +303,9 @@ def convert_official_state_dict(
         raise ConversionError(
             f'{len(left)} source tensors were not matched by the layer '
             f'table: {left[:10]}{" ..." if len(left) > 10 else ""}')
+    if gain != 1.0:
+        for part in ('backbone', 'decode_head'):
+            out[f'{part}.{GAIN_KEY}'] = torch.tensor(gain)
     if flush_below is not None:
         n = flush_small_values(out, flush_below)
         MMLogger.get_current_instance().info(
@@ -300,10 +331,29 @@ def load_official_checkpoint(path: str) -> Dict[str, torch.Tensor]:
     raise ConversionError(f'{path} holds no CSNet state_dict')
 
 
+def conv_gain_config_text(text: str, gain: float) -> str:
+    """Add a conv gain to a model config text whose ``model = dict(`` has
+    ``backbone=dict(`` and ``decode_head=dict(`` lines (the text
+    :func:`format_layer_table_config` writes); gain 1 leaves it as it is."""
+    gain = float(gain)
+    if gain == 1.0:
+        return text
+    line = f"conv_cfg = dict(type='ScaledConv2d', gain={gain!r})\n"
+    for part in ('backbone', 'decode_head'):
+        key = f'    {part}=dict(\n'
+        if key not in text:
+            raise ValueError(f'the config text has no {part}=dict( line')
+        text = text.replace(key, f'{key}        conv_cfg=conv_cfg,\n', 1)
+    return text.replace('model = dict(\n', line + 'model = dict(\n', 1)
+
+
 def format_layer_table_config(table: LayerTable,
-                              base: str = './_base_/models/csnet.py') -> str:
-    """A config (text) that builds the model of ``table``."""
-    return table.to_config_text(
-        base,
-        header="custom_imports = dict(imports=['csnet_mmseg'], "
-        'allow_failed_imports=False)\n')
+                              base: str = './_base_/models/csnet.py',
+                              gain: float = 1.0) -> str:
+    """A config (text) that builds the model of ``table`` with conv gain
+    ``gain`` (see :func:`convert_official_state_dict`)."""
+    return conv_gain_config_text(
+        table.to_config_text(
+            base,
+            header="custom_imports = dict(imports=['csnet_mmseg'], "
+            'allow_failed_imports=False)\n'), gain)

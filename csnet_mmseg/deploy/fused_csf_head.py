@@ -6,6 +6,7 @@ from torch import Tensor, nn
 
 from csnet_mmseg.models.decode_heads.csf_head import (CSFHead,
                                                       MultiDilationConv)
+from csnet_mmseg.models.layers import ScaledConv2d
 from .fold import copy_act, norm_scale_shift
 from .fused_goct_conv import FusedGOctConv, MultiScale, _frozen
 from .ops import conv2d
@@ -44,7 +45,10 @@ class FusedMultiDilationConv(nn.Module):
                 c = conv.out_channels
                 sc, sh = scale[start:start + c], shift[start:start + c]
                 with torch.no_grad():
-                    w = conv.weight * sc.view(-1, 1, 1, 1)
+                    # the conv gain (ScaledConv2d) folded into the weight
+                    weight = conv.scaled_weight() if isinstance(
+                        conv, ScaledConv2d) else conv.weight
+                    w = weight * sc.view(-1, 1, 1, 1)
                     b = sh if conv.bias is None else conv.bias * sc + sh
                 entries.append((len(self.weights), int(conv.dilation[0]),
                                 int(conv.padding[0])))

@@ -89,7 +89,9 @@ class FusedGOctConv(nn.Module):
                     self.out_plan.append(None)
                     acts.append(None)
                     continue
-                w, b = fold_norm(goct.path_weight(j, j), None, norms[j])
+                # the weight the convolution uses (the conv gain folded in)
+                w, b = fold_norm(goct.scaled_weight()[goct.out_slice(j)],
+                                 None, norms[j])
                 self.out_plan.append((len(self.weights), [(j, 'id', 0)]))
                 self.weights.append(_frozen(w))
                 self.biases.append(_frozen(b))
@@ -105,8 +107,9 @@ class FusedGOctConv(nn.Module):
         folded = {}
         for j, c in enumerate(self.out_channels):
             if c > 0 and any(pj == j for pj, _ in paths):
-                folded[j] = fold_norm(goct.weight[goct.out_slice(j)], None,
-                                      goct.norm_act.norms[j])
+                # the weight the convolution uses (the conv gain folded in)
+                folded[j] = fold_norm(goct.scaled_weight()[goct.out_slice(j)],
+                                      None, goct.norm_act.norms[j])
 
         def cols(w: Tensor, i: int) -> Tensor:
             return w[:, goct.in_slice(i)]

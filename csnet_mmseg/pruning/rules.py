@@ -175,9 +175,11 @@ class LayerRule:
 
 
 class GOctConvRule(LayerRule):
-    """``GOctConv``: rows and columns of its one weight, per-scale norms;
-    removed inputs go through its convolution paths into its BN running
-    means (the spatial mean at the recorded input size)."""
+    """``GOctConv``: rows and columns of its one weight (rescaled where
+    narrowing changes its conv gain, see :meth:`GOctConv.narrowed_weight`),
+    per-scale norms; removed inputs go through its convolution paths (the
+    gain included) into its BN running means (the spatial mean at the
+    recorded input size)."""
 
     layer_type = GOctConv
     needs_input_shapes = True
@@ -185,7 +187,11 @@ class GOctConvRule(LayerRule):
     def narrow(self, src: nn.Module, dst: nn.Module, keep_in: List[Tensor],
                keep_out: List[List[Tensor]], name: str) -> None:
         flat_out = [torch.cat(groups) for groups in keep_out]
-        copy_checked(dst.weight.data, src.narrowed_weight(keep_in, flat_out),
+        # a layer left with one input and one output scale becomes
+        # single-scale and takes the conv gain (GOctConv): the stored
+        # weight is rescaled by src.gain / dst.gain, the convolution stays
+        copy_checked(dst.weight.data,
+                     src.narrowed_weight(keep_in, flat_out, gain=dst.gain),
                      f'{name}.weight')
         narrow_norm_act(src.norm_act, dst.norm_act, flat_out,
                         f'{name}.norm_act')

@@ -20,12 +20,17 @@ CONFIG = """
 _base_ = ['{base}/models/csnet.py', '{base}/default_runtime.py',
           '{base}/datasets/synthetic_sod.py']
 custom_imports = dict(imports=['csnet_mmseg'], allow_failed_imports=False)
+# the conv gain of configs/csnet_synthetic.py, which the fine-tune config
+# inherits (a checkpoint of another gain is refused)
+conv_cfg = dict(type='ScaledConv2d', gain=100.0)
 model = dict(
     backbone=dict(
+        conv_cfg=conv_cfg,
         stem_channels=[4, 4],
         stage_channels=[[[4, 4], [4, 4]], [[6, 6], [8]], [[6, 6], [8]],
                         [[6, 6], [8]]]),
     decode_head=dict(
+        conv_cfg=conv_cfg,
         in_channels=[8, 8, 8],
         fuse_channels=[4, 4, 4],
         dilation_channels=[[1, 1, 1, 1, 1], [2, 1, 1, 1, 1], [1, 1, 2, 1, 1]],

@@ -4,6 +4,7 @@ an MMSeg checkpoint for ``configs/csnet_l_x1.py`` / ``configs/csnet_l_x2.py``.
 Usage:
     python tools/model_converters/csnet2mmseg.py SRC.pth.tar DST.pth \
         [--layer-config SRC.bin] [--config-out CONFIG.py] [--keep-subnormal]
+        [--gain 100]
 
 The layer table ``.bin`` beside SRC (same stem) is read unless
 ``--layer-config`` is given. Both are read safely: SRC with
@@ -15,6 +16,14 @@ printed (or written with ``--config-out``).
 Float values with ``|v| < 1e-37`` (the released weights hold subnormal
 floats, which slow every CPU form of the model down 1.4-2.3x) are set to
 exactly 0 and counted; ``--keep-subnormal`` keeps them as released.
+
+``--gain G`` converts for a model of conv gain G
+(``conv_cfg=dict(type='ScaledConv2d', gain=G)``): ``--gain 100`` is the
+released training form (its ``Conv2dX100`` weights stored as released, to
+fine-tune with the paper's recipe); the default 1 is the plain-conv form of
+the shipped inference configs. For a gain other than 1 the config to use
+(the shipped one plus the gain) is printed, or written with
+``--config-out``.
 """
 import argparse
 import os
@@ -57,6 +66,13 @@ def parse_args():
         help=f'keep float values with |v| < {FLUSH_BELOW:g} as released '
         '(by default they are set to 0: subnormal floats make CPU inference '
         'slow and cannot change an output)')
+    parser.add_argument(
+        '--gain',
+        type=float,
+        default=1.0,
+        help='conv gain of the target model: 1 (plain convs, the shipped '
+        'inference configs) or 100 (the released training form, '
+        "conv_cfg=dict(type='ScaledConv2d', gain=100.0))")
     return parser.parse_args()
 
 
@@ -92,7 +108,7 @@ def main():
         source = load_official_checkpoint(args.src)
         table = load_official_table(table_path)
         state_dict = convert_official_state_dict(
-            source, table, flush_below=None)
+            source, table, flush_below=None, gain=args.gain)
     except ConversionError as e:
         sys.exit(f'error: {e}')
     flushed = 0 if args.keep_subnormal else flush_small_values(
@@ -104,13 +120,14 @@ def main():
                 source=osp.basename(args.src),
                 converter='csnet2mmseg',
                 layer_table=table.to_dict(),
+                conv_gain=args.gain,
                 dataset_meta=dict(
                     classes=('background', 'foreground'),
                     palette=[[0, 0, 0], [255, 255, 255]])),
             state_dict=state_dict), args.dst)
     n = sum(v.numel() for k, v in state_dict.items()
             if not k.endswith(('running_mean', 'running_var',
-                               'num_batches_tracked')))
+                               'num_batches_tracked', 'conv_gain')))
     print(f'converted {len(state_dict)} tensors ({n:,} parameters) '
           f'-> {args.dst}')
     if args.keep_subnormal:
@@ -120,20 +137,29 @@ def main():
         print(f'flushed {flushed} float values with |v| < {FLUSH_BELOW:g} '
               'to 0 (--keep-subnormal keeps them)')
     config = matching_config(table)
-    if config:
+    if config and args.gain == 1.0:
         print(f'use it with: {osp.relpath(config)}')
         return
-    text = format_layer_table_config(table)
+    if config:  # the shipped config plus the gain
+        text = (f"_base_ = ['./{osp.basename(config)}']\n"
+                f"conv_cfg = dict(type='ScaledConv2d', gain={args.gain!r})\n"
+                'model = dict(backbone=dict(conv_cfg=conv_cfg), '
+                'decode_head=dict(conv_cfg=conv_cfg))\n')
+    else:
+        text = format_layer_table_config(table, gain=args.gain)
     if args.config_out:
         if osp.exists(args.config_out) and not args.overwrite:
             sys.exit(f'error: {args.config_out} exists; pass --overwrite')
         with open(args.config_out, 'w') as f:
             f.write(text)
-        print(f'no shipped config has this layer table; wrote '
-              f'{args.config_out} (its _base_ is relative to configs/)')
+        what = f'conv gain {args.gain:g}' if config else \
+            'no shipped config has this layer table'
+        print(f'{what}; wrote {args.config_out} (its _base_ is relative to '
+              'configs/)')
     else:
-        print('no shipped config has this layer table; use this config '
-              '(saved in configs/):\n')
+        what = f'for conv gain {args.gain:g}' if config else \
+            'no shipped config has this layer table;'
+        print(f'{what} use this config (saved in configs/):\n')
         print(text)
 
 

@@ -2,6 +2,10 @@
 # The layer table below is the initial (unpruned) "x1" model, width w = 20,
 # two scales per block split evenly (see csnet_mmseg.models.LayerTable.initial).
 # Each list gives the channels per scale (scale k runs at 1/2^k resolution).
+# Plain convolutions (conv gain 1, no conv_cfg): the form of the released
+# inference configs (csnet_l_x1.py / x2.py). The training configs
+# (csnet_duts.py, csnet_synthetic.py) set the released training code's gain,
+# conv_cfg=dict(type='ScaledConv2d', gain=100.0), on backbone and head.
 norm_cfg = dict(type='BN', requires_grad=True)
 # FastPReLU: nn.PReLU (one slope per channel, same weights and state dict)
 # with a faster CPU backward; forward values and input gradients are

@@ -8,8 +8,8 @@ from torch import Tensor, nn
 
 from mmseg.registry import MODELS
 from mmseg.utils import OptConfigType
-from ..layers import ILBlock, scale_size
-from ..state_dict_check import check_state_dict_fits
+from ..layers import ILBlock, conv_gain, scale_size
+from ..state_dict_check import check_state_dict_fits, register_conv_gain
 
 
 class BlockSpec(NamedTuple):
@@ -121,6 +121,14 @@ class CSNet(BaseModule):
             Defaults to ``dict(type='PReLU')`` (per channel).
         norm_eval (bool): Keep norm layers in eval mode while training.
             Defaults to False.
+        conv_cfg (dict, optional): Conv config of every gOctConv: None
+            (plain convolutions) or ``dict(type='ScaledConv2d', gain=g)``:
+            the single-scale gOctConvs and all depthwise convs convolve with
+            ``g`` times their stored weight (the released training code:
+            ``g = 100``, :data:`~csnet_mmseg.models.layers.RELEASED_CONV_GAIN`;
+            see :class:`~csnet_mmseg.models.layers.GOctConv`). A gain other
+            than 1 is stored in the state dict (``conv_gain``) and a
+            checkpoint of another gain is refused. Defaults to None.
         channels_last (bool): Run the network in channels-last (NHWC)
             memory: the input is converted once and every layer keeps the
             layout. On a CPU, oneDNN's convolutions (depthwise above all)
@@ -141,6 +149,7 @@ class CSNet(BaseModule):
                  act_cfg: OptConfigType = dict(type='PReLU'),
                  norm_eval: bool = False,
                  channels_last: bool = False,
+                 conv_cfg: OptConfigType = None,
                  init_cfg: OptConfigType = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if len(strides) != len(stage_channels):
@@ -166,6 +175,9 @@ class CSNet(BaseModule):
         self.out_indices = tuple(out_indices)
         self.norm_eval = norm_eval
         self.channels_last = bool(channels_last)
+        #: the conv gain of ``conv_cfg`` (1 for plain convolutions)
+        self.gain = conv_gain(conv_cfg)
+        register_conv_gain(self, self.gain)
 
         #: the blocks (stem first), as :func:`csnet_block_specs` lays them out
         self.block_specs = csnet_block_specs(self.stem_channels,
@@ -178,7 +190,8 @@ class CSNet(BaseModule):
                 kernel_size=spec.kernel_size,
                 stride=spec.stride,
                 norm_cfg=norm_cfg,
-                act_cfg=act_cfg) for spec in self.block_specs
+                act_cfg=act_cfg,
+                conv_cfg=conv_cfg) for spec in self.block_specs
         ]
         self.stem = blocks[0]
         self.stages = nn.ModuleList(

@@ -8,8 +8,8 @@ from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.registry import MODELS
 from mmseg.utils import OptConfigType
 from ..layer_table import CSNET_DILATIONS
-from ..layers import GOctConv, ScaleNormAct
-from ..state_dict_check import check_state_dict_fits
+from ..layers import GOctConv, ScaleNormAct, build_scaled_conv, conv_gain
+from ..state_dict_check import check_state_dict_fits, register_conv_gain
 
 
 class MultiDilationConv(nn.Module):
@@ -23,6 +23,9 @@ class MultiDilationConv(nn.Module):
         dilations (Sequence[int]): The dilations. Defaults to (1, 2, 4, 8, 16).
         norm_cfg (dict, optional): Norm config.
         act_cfg (dict, optional): Activation config.
+        conv_cfg (dict, optional): Conv config of every dilated conv (each
+            is single-scale, so a ``ScaledConv2d`` gain always applies).
+            Defaults to None (``nn.Conv2d``).
     """
 
     def __init__(self,
@@ -30,7 +33,8 @@ class MultiDilationConv(nn.Module):
                  dilation_channels: Sequence[Sequence[int]],
                  dilations: Sequence[int] = CSNET_DILATIONS,
                  norm_cfg: OptConfigType = dict(type='BN'),
-                 act_cfg: OptConfigType = dict(type='PReLU')) -> None:
+                 act_cfg: OptConfigType = dict(type='PReLU'),
+                 conv_cfg: OptConfigType = None) -> None:
         super().__init__()
         if len(dilation_channels) != len(in_channels):
             raise ValueError(
@@ -53,7 +57,8 @@ class MultiDilationConv(nn.Module):
             for c, d in zip(per, self.dilations):
                 if c > 0 and self.in_channels[s] > 0:
                     branches.append(
-                        nn.Conv2d(
+                        build_scaled_conv(
+                            conv_cfg,
                             self.in_channels[s],
                             c,
                             3,
@@ -87,6 +92,12 @@ class CSFHead(BaseDecodeHead):
     with bias) gives the logits. The logits are upsampled to the input size
     by ``predict_by_feat`` / ``loss_by_feat``.
 
+    ``conv_cfg`` (None or ``dict(type='ScaledConv2d', gain=g)``) gives the
+    dilated convs and the single-scale ones of ``fuse`` / ``merge`` the gain
+    ``g`` (the released training code: 100); ``conv_seg`` stays a plain conv
+    (as released). A gain other than 1 is stored in the state dict
+    (``decode_head.conv_gain``) and a checkpoint of another gain is refused.
+
     Args:
         in_channels (Sequence[int]): Channels of the selected backbone outputs.
         fuse_channels (Sequence[int]): Output channels per scale of the 1x1
@@ -99,6 +110,7 @@ class CSFHead(BaseDecodeHead):
         norm_cfg (dict, optional): Norm config. Defaults to ``dict(type='BN')``.
         act_cfg (dict, optional): Activation config.
             Defaults to ``dict(type='PReLU')``.
+        conv_cfg (dict, optional): Conv config (see above). Defaults to None.
         **kwargs: Arguments of :class:`BaseDecodeHead` (``num_classes``,
             ``out_channels``, ``threshold``, ``loss_decode``, ...).
     """
@@ -111,6 +123,7 @@ class CSFHead(BaseDecodeHead):
                  dilations: Sequence[int] = CSNET_DILATIONS,
                  norm_cfg: OptConfigType = dict(type='BN'),
                  act_cfg: OptConfigType = dict(type='PReLU'),
+                 conv_cfg: OptConfigType = None,
                  in_index: Sequence[int] = (0, 1, 2),
                  input_transform: str = 'multiple_select',
                  dropout_ratio: float = 0.0,
@@ -124,6 +137,7 @@ class CSFHead(BaseDecodeHead):
                 dropout_ratio=dropout_ratio,
                 norm_cfg=norm_cfg,
                 act_cfg=act_cfg,
+                conv_cfg=conv_cfg,
                 **kwargs)
         except TypeError as e:  # name this head, not BaseDecodeHead
             raise TypeError(f'CSFHead: {e}') from e
@@ -132,25 +146,31 @@ class CSFHead(BaseDecodeHead):
                 f'CSFHead: fuse_channels {list(fuse_channels)} needs one entry '
                 f'per input ({len(in_channels)} in_channels)')
         self.fuse_channels = [int(c) for c in fuse_channels]
+        #: the conv gain of ``conv_cfg`` (1 for plain convolutions)
+        self.gain = conv_gain(conv_cfg)
+        register_conv_gain(self, self.gain)
         self.fuse = GOctConv(
             self.in_channels,
             self.fuse_channels,
             kernel_size=1,
             norm_cfg=norm_cfg,
-            act_cfg=act_cfg)
+            act_cfg=act_cfg,
+            conv_cfg=conv_cfg)
         self.multi_dilation = MultiDilationConv(
             self.fuse_channels,
             dilation_channels,
             dilations,
             norm_cfg=norm_cfg,
-            act_cfg=act_cfg)
+            act_cfg=act_cfg,
+            conv_cfg=conv_cfg)
         self.dilation_channels = self.multi_dilation.dilation_channels
         self.dilations = self.multi_dilation.dilations
         self.merge = GOctConv(
             self.multi_dilation.out_channels, [channels],
             kernel_size=1,
             norm_cfg=norm_cfg,
-            act_cfg=act_cfg)
+            act_cfg=act_cfg,
+            conv_cfg=conv_cfg)
 
     def _forward_feature(self, inputs: Tuple[Tensor]) -> Tensor:
         xs = self._transform_inputs(inputs)

@@ -12,6 +12,7 @@ from torch import Tensor
 
 from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType
+from .scaled_conv import conv_gain, single_scale_layout
 
 Size = Tuple[int, int]
 MultiScale = List[Optional[Tensor]]
@@ -110,6 +111,15 @@ class GOctConv(BaseModule):
     one convolution per input scale for all outputs at or finer than it, and
     one per coarser output.
 
+    Conv gain: with ``conv_cfg=dict(type='ScaledConv2d', gain=g)`` a
+    single-scale layer (one present input scale and one present output
+    scale, :func:`single_scale_layout`) and every depthwise layer convolve
+    with ``g * weight``, as the released code's ``Conv2dX100`` (``g=100``);
+    a layer with several present input or output scales uses its weight as
+    stored. :attr:`gain` is the layer's own gain (1 or ``g``), fixed by its
+    layout; :meth:`scaled_weight` is the weight its forward uses. The
+    stored weight is initialised the same way whatever the gain.
+
     Args:
         in_channels (Sequence[int]): Input channels per scale.
         out_channels (Sequence[int]): Output channels per scale.
@@ -125,6 +135,9 @@ class GOctConv(BaseModule):
             Defaults to ``dict(type='BN')``.
         act_cfg (dict, optional): Activation of each output scale.
             Defaults to ``dict(type='PReLU')`` (one slope per channel).
+        conv_cfg (dict, optional): None (plain convolutions) or
+            ``dict(type='ScaledConv2d', gain=g)``, see above.
+            Defaults to None.
         init_cfg (dict or list[dict], optional): Initialization config.
     """
 
@@ -138,6 +151,7 @@ class GOctConv(BaseModule):
                  cross_scale: bool = True,
                  norm_cfg: OptConfigType = dict(type='BN'),
                  act_cfg: OptConfigType = dict(type='PReLU'),
+                 conv_cfg: OptConfigType = None,
                  init_cfg: OptConfigType = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.in_channels = [int(c) for c in in_channels]
@@ -162,6 +176,10 @@ class GOctConv(BaseModule):
         self.cross_scale = bool(cross_scale) and not self.depthwise
         self.in_offsets = [0] + list(_cumsum(self.in_channels))
         self.out_offsets = [0] + list(_cumsum(self.out_channels))
+        #: the gain of ``conv_cfg``, and this layer's own (see above)
+        self.conv_gain = conv_gain(conv_cfg)
+        self.gain = self.conv_gain if (self.depthwise or single_scale_layout(
+            self.in_channels, self.out_channels)) else 1.0
         in_per_group = 1 if self.depthwise else sum(self.in_channels)
         self.weight = nn.Parameter(
             torch.empty(
@@ -215,13 +233,21 @@ class GOctConv(BaseModule):
         return slice(self.in_offsets[i], self.in_offsets[i + 1])
 
     def path_weight(self, i: int, j: int) -> Tensor:
-        """The weight block (a view) of the path (input i -> output j)."""
+        """The stored weight block (a view; the convolution uses it times
+        :attr:`gain`) of the path (input i -> output j)."""
         if self.depthwise:
             return self.weight[self.out_slice(j)]
         return self.weight[self.out_slice(j), self.in_slice(i)]
 
-    def narrowed_weight(self, keep_in: Sequence[Tensor],
-                        keep_out: Sequence[Tensor]) -> Tensor:
+    def scaled_weight(self) -> Tensor:
+        """The weight the convolutions use: ``gain * weight`` (the stored
+        parameter itself for gain 1)."""
+        return self.weight if self.gain == 1.0 else self.weight * self.gain
+
+    def narrowed_weight(self,
+                        keep_in: Sequence[Tensor],
+                        keep_out: Sequence[Tensor],
+                        gain: Optional[float] = None) -> Tensor:
         """The weight restricted to kept channels (a detached copy).
 
         Args:
@@ -229,6 +255,11 @@ class GOctConv(BaseModule):
                 its channels (ignored for a depthwise layer).
             keep_out (Sequence[Tensor]): Per output scale, a boolean mask over
                 its channels.
+            gain (float, optional): The gain of the layer the weight is for
+                (the narrowed layer's :attr:`gain`: narrowing can remove all
+                but one scale, which makes a multi-scale layer single-scale);
+                the stored weight is rescaled by ``self.gain / gain`` so that
+                the convolutions stay the same. None: this layer's gain.
 
         Returns:
             Tensor: The rows of the kept output channels and, unless
@@ -246,6 +277,8 @@ class GOctConv(BaseModule):
                 for i, k in enumerate(keep_in)
             ])
             w = w[:, cols]
+        if gain is not None and float(gain) != self.gain:
+            w = w * (self.gain / float(gain))
         return w
 
     def _conv(self, x: Tensor, weight: Tensor, groups: int = 1) -> Tensor:
@@ -287,10 +320,11 @@ class GOctConv(BaseModule):
         def add(j: int, y: Tensor) -> None:
             outs[j] = y if outs[j] is None else outs[j] + y
 
+        weight = self.scaled_weight()
         if self.depthwise:
             for j, x in enumerate(xs):
                 if x is not None:
-                    add(j, self._conv(x, self.path_weight(j, j),
+                    add(j, self._conv(x, weight[self.out_slice(j)],
                                       self.in_channels[j]))
             return outs
 
@@ -306,7 +340,7 @@ class GOctConv(BaseModule):
             if fine:
                 first = self.out_slice(fine[0]).start
                 rows = slice(first, self.out_slice(fine[-1]).stop)
-                y = self._conv(x, self.weight[rows, cols])
+                y = self._conv(x, weight[rows, cols])
                 for j in fine:
                     start = self.out_slice(j).start - first
                     yj = y[:, start:start + self.out_channels[j]]
@@ -322,7 +356,8 @@ class GOctConv(BaseModule):
                 if self.has_path(i, j):
                     k = 2**(j - i)
                     add(j, self._conv(F.max_pool2d(x, k, k),
-                                      self.path_weight(i, j)))
+                                      weight[self.out_slice(j),
+                                             self.in_slice(i)]))
         return outs
 
     def forward(self,
@@ -342,6 +377,8 @@ class GOctConv(BaseModule):
             s += ', depthwise=True'
         elif not self.cross_scale:
             s += ', cross_scale=False'
+        if self.gain != 1.0:
+            s += f', gain={self.gain:g}'
         return s
 
 

@@ -23,6 +23,10 @@ class ILBlock(BaseModule):
         norm_cfg (dict, optional): Norm config. Defaults to ``dict(type='BN')``.
         act_cfg (dict, optional): Activation config.
             Defaults to ``dict(type='PReLU')``.
+        conv_cfg (dict, optional): Conv config of the three gOctConvs: None
+            or ``dict(type='ScaledConv2d', gain=g)``; the depthwise convs
+            always take the gain, the mixing conv only when it is
+            single-scale (see :class:`GOctConv`). Defaults to None.
         init_cfg (dict or list[dict], optional): Initialization config.
     """
 
@@ -33,6 +37,7 @@ class ILBlock(BaseModule):
                  stride: int = 1,
                  norm_cfg: OptConfigType = dict(type='BN'),
                  act_cfg: OptConfigType = dict(type='PReLU'),
+                 conv_cfg: OptConfigType = None,
                  init_cfg: OptConfigType = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.in_channels = list(in_channels)
@@ -44,21 +49,24 @@ class ILBlock(BaseModule):
             kernel_size=kernel_size,
             stride=stride,
             norm_cfg=norm_cfg,
-            act_cfg=act_cfg)
+            act_cfg=act_cfg,
+            conv_cfg=conv_cfg)
         self.conv_dw1 = GOctConv(
             out_channels,
             out_channels,
             kernel_size=3,
             depthwise=True,
             norm_cfg=norm_cfg,
-            act_cfg=act_cfg)
+            act_cfg=act_cfg,
+            conv_cfg=conv_cfg)
         self.conv_dw2 = GOctConv(
             out_channels,
             out_channels,
             kernel_size=3,
             depthwise=True,
             norm_cfg=norm_cfg,
-            act_cfg=act_cfg)
+            act_cfg=act_cfg,
+            conv_cfg=conv_cfg)
 
     def forward(self,
                 xs: MultiScale,

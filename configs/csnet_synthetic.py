@@ -16,7 +16,7 @@ _base_ = [
 custom_imports = dict(imports=['csnet_mmseg'], allow_failed_imports=False)
 # Channels-last training: oneDNN's convolutions, pooling and resizing are
 # faster in NHWC for CSNet's few-channel maps (1.3x per iteration on a CPU,
-# tools/analysis_tools/train_speed.py); same model and checkpoints, values
+# experiments/train_speed/train_speed.py); same model and checkpoints, values
 # equal to float rounding (docs/dynamic_weight_decay.md, "Training speed").
 # The released training code's conv gain: every single-scale convolution
 # (single-scale gOctConvs, the depthwise convs, the CSF dilated convs)

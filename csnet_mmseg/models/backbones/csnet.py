@@ -133,7 +133,7 @@ class CSNet(BaseModule):
             memory: the input is converted once and every layer keeps the
             layout. On a CPU, oneDNN's convolutions (depthwise above all)
             and their backward are faster in it for CSNet's few-channel,
-            high-resolution maps (``tools/analysis_tools/train_speed.py``
+            high-resolution maps (``experiments/train_speed/train_speed.py``
             measures it). Values are the same up to float rounding (sums run
             in another order). Defaults to False.
         init_cfg (dict or list[dict], optional): Initialization config.

@@ -19,6 +19,14 @@ _base_ = [
     '../../../configs/_base_/default_runtime.py'
 ]
 custom_imports = dict(imports=['csnet_mmseg'], allow_failed_imports=False)
+# The released training form (issue 22): every single-scale conv convolves
+# with 100x its stored weight (Conv2dX100). The runs logged in
+# experiments/dwd/README.md before this line was added trained gain 1; to
+# repeat them, add --cfg-options model.backbone.conv_cfg=None
+# model.decode_head.conv_cfg=None (their checkpoints are refused otherwise).
+conv_cfg = dict(type='ScaledConv2d', gain=100.0)
+model = dict(
+    backbone=dict(conv_cfg=conv_cfg), decode_head=dict(conv_cfg=conv_cfg))
 randomness = dict(seed=0)
 crop_size = (112, 112)
 # The pipelines of configs/_base_/datasets/sod_pipelines.py, resized to

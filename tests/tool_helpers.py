@@ -6,6 +6,7 @@ so each test imports it as ``tool_helpers``."""
 import os
 import os.path as osp
 import pickle
+import runpy
 import subprocess
 import sys
 
@@ -98,3 +99,15 @@ def run_tool(*args, cwd=ROOT, timeout=300):
 
 def tool(relpath):
     return osp.join(ROOT, 'tools', relpath)
+
+
+def run_as_main(monkeypatch, path: str, argv) -> object:
+    """Run the script ``path`` as ``python PATH ARGV`` does, in this process
+    (``runpy`` as ``__main__``, ``sys.argv`` set for the call); its exit
+    status (``SystemExit.code``; ``None`` when it returns without exiting)."""
+    monkeypatch.setattr(sys, 'argv', [path] + [str(a) for a in argv])
+    try:
+        runpy.run_path(path, run_name='__main__')
+    except SystemExit as e:
+        return e.code
+    return None

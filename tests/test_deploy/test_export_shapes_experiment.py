@@ -2,12 +2,11 @@
 (OpenVINO: here, in the folder whose tests run in their own process)."""
 import os.path as osp
 import re
-import runpy
-import sys
 
 import pytest
 
 from csnet_mmseg.deploy.openvino_backend import openvino_available
+from tool_helpers import run_as_main
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(ROOT, 'experiments', 'export_plans', 'export_shapes.py')
@@ -15,10 +14,7 @@ TOOL = osp.join(ROOT, 'experiments', 'export_plans', 'export_shapes.py')
 
 def run_tool(monkeypatch, argv):
     """Run the tool as ``python TOOL ARGV`` does; its exit status."""
-    monkeypatch.setattr(sys, 'argv', [TOOL] + argv)
-    with pytest.raises(SystemExit) as exit_info:
-        runpy.run_path(TOOL, run_name='__main__')
-    return exit_info.value.code
+    return run_as_main(monkeypatch, TOOL, argv)
 
 
 def test_every_shape_timed_and_exact(tiny_files, monkeypatch, capsys):

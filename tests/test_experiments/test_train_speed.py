@@ -2,10 +2,9 @@
 the same-result check, on the demo config at a tiny size."""
 import os.path as osp
 import re
-import runpy
-import sys
 
 import pytest
+from tool_helpers import run_as_main
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(ROOT, 'experiments', 'train_speed', 'train_speed.py')
@@ -15,8 +14,7 @@ TINY = ['--size', '32', '--batch-size', '2', '--iters', '1', '--repeats', '1',
 
 
 def run_tool(monkeypatch, capsys, argv):
-    monkeypatch.setattr(sys, 'argv', [TOOL] + argv)
-    runpy.run_path(TOOL, run_name='__main__')
+    assert run_as_main(monkeypatch, TOOL, argv) in (None, 0)
     return capsys.readouterr().out
 
 

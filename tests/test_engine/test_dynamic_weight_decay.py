@@ -158,6 +158,57 @@ def test_zero_decay_equals_plain_adam():
     assert wrapper.num_decay_steps == 3
 
 
+@pytest.mark.parametrize('scale_weights', [None, 'flops'])
+def test_l1_decay_is_network_slimming(scale_weights):
+    """l1_decay (dynamic_decay=0) is Adam on loss + l1 * sum w_k |gamma| of
+    the targeted gammas (Liu et al. 2017), and the targeted gammas keep
+    weight_decay 0."""
+    model_a = tiny_backbone()
+    model_b = copy.deepcopy(model_a)
+    wrapper = build_wrapper(
+        model_a, dynamic_decay=0.0, l1_decay=1e-2,
+        scale_weights=scale_weights)
+    norms = goct_norm_acts(model_b)
+    weight = {id(n.weight): (1.0 if scale_weights is None else 0.25**j)
+              for n, _, j in norms}
+    plain = torch.optim.Adam(
+        [dict(params=[p for p in model_b.parameters()
+                      if id(p) not in weight]),
+         dict(params=[p for p in model_b.parameters() if id(p) in weight],
+              weight_decay=0.0)],
+        lr=1e-2, betas=(0.9, 0.99), weight_decay=5e-3)
+    model_a.train()
+    model_b.train()
+    for step in range(3):
+        x = batch(seed=20 + step)
+        wrapper.update_params(loss_fn(model_a, x))
+        plain.zero_grad()
+        penalty = sum(weight[id(n.weight)] * n.weight.abs().sum()
+                      for n, _, _ in norms)
+        (loss_fn(model_b, x) + 1e-2 * penalty).backward()
+        plain.step()
+    moved = 0
+    for (name, pa), pb in zip(model_a.named_parameters(),
+                              model_b.parameters()):
+        torch.testing.assert_close(pa, pb, rtol=1e-6, atol=1e-7, msg=name)
+    # the penalty changes the targeted gammas against a run without it
+    model_c = tiny_backbone()
+    free = build_wrapper(model_c, dynamic_decay=0.0)
+    model_c.train()
+    for step in range(3):
+        free.update_params(loss_fn(model_c, batch(seed=20 + step)))
+    for (name, pa), pc in zip(model_a.named_parameters(),
+                              model_c.parameters()):
+        if id(pc) in {id(n.weight) for n, _, _ in goct_norm_acts(model_c)}:
+            moved += int(not torch.allclose(pa, pc, rtol=0, atol=1e-4))
+    assert len(wrapper.targets) == 27
+    assert moved > 20  # (25: two gammas move alike with and without it)
+    assert wrapper.state_dict()['dynamic_weight_decay']['config'][
+        'l1_decay'] == 1e-2
+    with pytest.raises(ValueError, match='l1_decay must be >= 0'):
+        build_wrapper(tiny_backbone(), l1_decay=-1.0)
+
+
 def test_param_groups_weight_decay():
     model = MODELS.build(
         Config.fromfile(osp.join(CONFIGS, '_base_/models/csnet.py')).model)

@@ -109,6 +109,12 @@ class DynamicWeightDecayOptimWrapper(OptimWrapper):
             and multi-dilation norms). Defaults to False.
         target_regex (str, optional): Keep only targets whose full norm name
             matches (``re.search``). Defaults to None.
+        l1_decay (float): ``lambda_1`` of an L1 penalty on the targeted
+            gammas, network slimming (Liu et al., ICCV 2017): adds
+            ``l1_decay * w_k * sign(gamma)`` (the subgradient of
+            ``l1_decay * w_k * |gamma|``) to each targeted gamma's gradient,
+            next to the dynamic term. With ``dynamic_decay=0`` this is the
+            slimming baseline the paper builds on. Defaults to 0.
         target_weight_decay (float): The optimizer's (standard) weight decay
             of the targeted gammas, on top of the dynamic term. 0 is the
             paper's method; the released training code's optimizer groups
@@ -135,6 +141,7 @@ class DynamicWeightDecayOptimWrapper(OptimWrapper):
                  scale_weights: Union[None, str, Sequence[float]] = None,
                  include_head: bool = False,
                  target_regex: Optional[str] = None,
+                 l1_decay: float = 0.0,
                  target_weight_decay: float = 0.0,
                  amp: bool = False,
                  loss_scale: Union[str, float, dict] = 'dynamic',
@@ -156,6 +163,10 @@ class DynamicWeightDecayOptimWrapper(OptimWrapper):
             raise ValueError('dynamic weight decay: dynamic_decay must be '
                              f'>= 0, got {dynamic_decay}')
         self.dynamic_decay = float(dynamic_decay)
+        if float(l1_decay) < 0:
+            raise ValueError('dynamic weight decay: l1_decay must be >= 0, '
+                             f'got {l1_decay}')
+        self.l1_decay = float(l1_decay)
         self.metric = get_dwd_metric(metric)
         self.metric_name = metric_name(metric)
         self.scale_weights = scale_weights
@@ -190,9 +201,9 @@ class DynamicWeightDecayOptimWrapper(OptimWrapper):
         num_channels = sum(t.gamma.numel() for t in self.targets)
         print_log(
             f'Dynamic weight decay: lambda_d={self.dynamic_decay}, metric='
-            f'{self.metric_name}, scale_weights={scale_weights}, '
-            f'{n} norms / {num_channels} channels targeted (weight_decay '
-            f'{self.target_weight_decay:g})',
+            f'{self.metric_name}, scale_weights={scale_weights}, l1_decay='
+            f'{self.l1_decay:g}, {n} norms / {num_channels} channels '
+            f'targeted (weight_decay {self.target_weight_decay:g})',
             logger='current')
 
     # ----------------------------------------------------------------- setup
@@ -308,15 +319,19 @@ class DynamicWeightDecayOptimWrapper(OptimWrapper):
 
     @torch.no_grad()
     def apply_dynamic_decay(self) -> None:
-        """Add ``dynamic_decay * w_k * S * gamma`` to every targeted gamma's
-        gradient, with ``S`` the mean since the last step, then clear it."""
+        """Add ``dynamic_decay * w_k * S * gamma`` (and, with ``l1_decay``,
+        ``l1_decay * w_k * sign(gamma)``) to every targeted gamma's gradient,
+        with ``S`` the mean since the last step, then clear it."""
         stats = self._reduced_stats()
         for t, stat, w in zip(self.targets, stats, self.weights):
             gamma = t.gamma
-            if stat is None or gamma.grad is None:
+            if gamma.grad is None:
                 continue
-            term = stat.to(device=gamma.device, dtype=gamma.dtype) * gamma
-            gamma.grad.add_(term, alpha=self.dynamic_decay * w)
+            if stat is not None:
+                term = stat.to(device=gamma.device, dtype=gamma.dtype) * gamma
+                gamma.grad.add_(term, alpha=self.dynamic_decay * w)
+            if self.l1_decay:
+                gamma.grad.add_(torch.sign(gamma), alpha=self.l1_decay * w)
         self.last_stat = [None if s is None else s.detach() for s in stats]
         self.num_decay_steps += 1
         self._clear_pending()
@@ -364,6 +379,7 @@ class DynamicWeightDecayOptimWrapper(OptimWrapper):
             [float(w) for w in sw],
             include_head=self.include_head,
             target_regex=self.target_regex,
+            l1_decay=self.l1_decay,
             amp=self.amp)
 
     def state_dict(self) -> dict:
@@ -441,6 +457,7 @@ class DynamicWeightDecayOptimWrapper(OptimWrapper):
         return (super().__repr__() +
                 f'dynamic_decay: {self.dynamic_decay}, metric: '
                 f'{self.metric_name}, scale_weights: {self.scale_weights}, '
+                f'l1_decay: {self.l1_decay}, '
                 f'targets: {len(self.targets)} norms\n')
 
 

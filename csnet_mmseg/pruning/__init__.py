@@ -66,8 +66,9 @@ from .rules import (RULES, AbsorbContext, LayerRule, register_rule,
                     rule_for)
 from .search import (SEARCH_FILES, SearchPoint, SearchResult,
                      SegmentorEvaluator, build_search_evaluator,
-                     check_search_out_dir, parse_metric_bound, plot_search, search_table_markdown,
-                     search_threshold, write_search)
+                     check_search_out_dir, parse_metric_bound, plot_search,
+                     search_table_markdown, search_threshold,
+                     share_threshold, write_search)
 from .slicing import slice_model
 from .summary import model_complexity, summary_markdown
 
@@ -82,5 +83,5 @@ __all__ = [
     'plot_search', 'search_table_markdown', 'LayerRule', 'RULES',
     'AbsorbContext', 'register_rule', 'rule_for', 'slice_model',
     'absorb_removed_channels', 'build_search_evaluator', 'write_search',
-    'check_search_out_dir', 'SEARCH_FILES'
+    'check_search_out_dir', 'SEARCH_FILES', 'share_threshold'
 ]

@@ -17,7 +17,8 @@ from .prune import prune_segmentor
 from .summary import model_complexity
 
 __all__ = [
-    'parse_metric_bound', 'search_threshold', 'SearchPoint', 'SearchResult',
+    'parse_metric_bound', 'search_threshold', 'share_threshold',
+    'SearchPoint', 'SearchResult',
     'SegmentorEvaluator', 'search_table_markdown', 'plot_search',
     'build_search_evaluator', 'write_search', 'check_search_out_dir',
     'SEARCH_FILES'
@@ -136,6 +137,33 @@ def _midpoint(lo: float, hi: float) -> float:
     else:
         t = hi / 2
     return t if lo < t <= hi else hi
+
+
+def share_threshold(model: nn.Module, share: float) -> float:
+    """The pruning threshold that removes the ``share`` of the prunable
+    channels with the smallest |gamma| (``round(share * channels)`` of them,
+    more where |gamma| values tie at the cut; 0 for ``share == 0``).
+
+    A sweep over shares gives every model the same range of widths whatever
+    the scale of its gammas, which thresholds fixed across models do not.
+
+    Raises:
+        ValueError: If ``share`` is not in ``[0, 1]``.
+    """
+    if not 0.0 <= float(share) <= 1.0:
+        raise ValueError(f'share must be in [0, 1], got {share}')
+    gammas = torch.sort(prunable_gammas(unwrap_model(model))).values
+    rank = int(round(float(share) * gammas.numel()))
+    if rank <= 0:
+        return 0.0
+    if rank >= gammas.numel():
+        return float(gammas[-1]) * 2 + 1e-30
+    lo, hi = float(gammas[rank - 1]), float(gammas[rank])
+    if lo == hi:  # a tie at the cut: remove every tied channel
+        above = gammas[gammas > hi]
+        return _midpoint(hi, float(above[0])) if above.numel() else \
+            hi * 2 + 1e-30
+    return _midpoint(lo, hi)
 
 
 def search_threshold(model: nn.Module,

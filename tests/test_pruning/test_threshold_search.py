@@ -135,3 +135,24 @@ def test_bad_bounds(text, match):
 def test_good_bound():
     assert parse_metric_bound('MAE=0.002') == ('MAE', 0.002)
     assert parse_metric_bound(' Sm = 0.01 ') == ('Sm', 0.01)
+
+
+def test_share_threshold_removes_that_share():
+    from csnet_mmseg.pruning import prune_segmentor, share_threshold
+    model, dead = make_model()
+    gammas = prunable_gammas(model)
+    n = gammas.numel()
+    assert share_threshold(model, 0.0) == 0.0
+    # the 4 dead channels tie at 0: a share of 1 channel removes all four
+    t = share_threshold(model, 1 / n)
+    assert int((gammas < t).sum()) == dead
+    assert 0 < t <= float(gammas[gammas > 0].min())
+    for share in (0.25, 0.5):
+        t = share_threshold(model, share)
+        assert int((gammas < t).sum()) == round(share * n)
+        res = prune_segmentor(model, tiny_model_cfg(SMALL_TABLE).to_dict(),
+                              threshold=t, input_size=(SIZE, SIZE))
+        assert prunable_gammas(res.model).numel() == n - round(share * n)
+    assert int((gammas < share_threshold(model, 1.0)).sum()) == n
+    with pytest.raises(ValueError, match='share must be in'):
+        share_threshold(model, 1.5)

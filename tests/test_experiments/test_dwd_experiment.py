@@ -15,7 +15,8 @@ from mmengine.config import Config
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 STUDY = osp.join(ROOT, 'experiments', 'dwd')
 TOOL = osp.join(STUDY, 'dwd_experiment.py')
-ARMS = ('none', 'l2', 'dwd', 'dwd_l2', 'dwd_ld30', 'dwd_ld03')
+ARMS = ('none', 'l2', 'dwd', 'dwd_l2', 'dwd_ld30', 'dwd_ld03', 'slim_1e-4',
+        'slim_1e-5')
 
 
 def _config(name, monkeypatch, data_root):
@@ -61,6 +62,8 @@ def test_arms_differ_only_in_the_optimizer(monkeypatch, tmp_path):
         'dwd_l2': dict(dynamic_decay=3.0, target_weight_decay=5e-3),
         'dwd_ld30': dict(dynamic_decay=30.0),
         'dwd_ld03': dict(dynamic_decay=0.3),
+        'slim_1e-4': dict(dynamic_decay=0.0, l1_decay=1e-4),
+        'slim_1e-5': dict(dynamic_decay=0.0, l1_decay=1e-5),
     }
     for name in ARMS:
         cfg = _config(name, monkeypatch, str(tmp_path)).to_dict()

@@ -166,8 +166,8 @@ def _scores(evaluate, model) -> Dict[str, float]:
 def worker(args, run: str, arm: str) -> None:
     """Prune and fine-tune every share of one trained arm."""
     from mmengine.config import Config
-    from csnet_mmseg.pruning import (PruningError, prune_segmentor,
-                                     share_threshold, write_pruned)
+    from csnet_mmseg.pruning import (PruningError, prunable_gammas,
+                                     prune_segmentor, share_threshold)
     cfg_path = arm_configs([arm])[arm]
     cfg = Config.fromfile(cfg_path)
     ckpt = _checkpoint(osp.join(args.runs[run], arm))
@@ -175,42 +175,85 @@ def worker(args, run: str, arm: str) -> None:
     evaluate = _val_evaluator(cfg)
     size = tuple(cfg.crop_size)
     if 'prune' in args.stages:
-        for share in args.shares:
-            d = share_dir(args, run, arm, share)
-            if osp.isfile(osp.join(d, POINT)):
-                continue
-            os.makedirs(d, exist_ok=True)
-            t = share_threshold(model, share)
-            point = dict(run=run, arm=arm, share=share, threshold=t,
-                         checkpoint=ckpt)
-            t0 = time.time()
-            try:
-                res = prune_segmentor(model, cfg.model, threshold=t,
-                                      fold=True, input_size=size)
-            except PruningError as e:
-                point.update(error=str(e))
-            else:
-                write_pruned(res, osp.join(d, 'pruned'), cfg, source=ckpt)
-                point.update(
-                    params=res.after['params'],
-                    flops=res.after.get('flops'),
-                    pruned=_scores(evaluate, res.model))
-            _dump(point, osp.join(d, POINT))
-            _log(f'{run}/{arm} share {share:.2f}: threshold {t:.3g} '
-                 f'{point.get("params", point.get("error"))} '
-                 f'{point.get("pruned", "")} ({time.time() - t0:.0f} s)')
-    if 'finetune' in args.stages:
+        infeasible = []
         for share in args.shares:
             d = share_dir(args, run, arm, share)
             if not osp.isfile(osp.join(d, POINT)):
-                continue
+                prune_point(args, d, run, arm, share_threshold(model, share),
+                            share, model, cfg, ckpt, evaluate)
+            if 'error' in _load(osp.join(d, POINT)):
+                infeasible.append(share)
+        if infeasible:
+            # the widest pruning a global threshold allows: the largest
+            # feasible rank below the first infeasible share
+            d = osp.join(args.out, run, arm, 'share_max')
+            if not osp.isfile(osp.join(d, POINT)):
+                n = int(prunable_gammas(model).numel())
+                lo, hi = 0, int(round(infeasible[0] * n))
+                while hi - lo > 1:
+                    mid = (lo + hi) // 2
+                    try:
+                        prune_segmentor(model, cfg.model,
+                                        threshold=share_threshold(
+                                            model, mid / n),
+                                        fold=True, input_size=size,
+                                        with_complexity=False)
+                    except PruningError:
+                        hi = mid
+                    else:
+                        lo = mid
+                prune_point(args, d, run, arm, share_threshold(model, lo / n),
+                            lo / n, model, cfg, ckpt, evaluate,
+                            widest=True)
+    if 'finetune' in args.stages:
+        for d in point_dirs(args, run, arm):
             point = _load(osp.join(d, POINT))
             if 'error' in point or 'finetuned' in point:
                 continue
             point['finetuned'], point['finetune'] = finetune(args, d, cfg)
             _dump(point, osp.join(d, POINT))
-            _log(f'{run}/{arm} share {share:.2f}: fine-tuned '
+            _log(f'{run}/{arm} share {point["share"]:.3f}: fine-tuned '
                  f'{point["finetuned"]} ({point["finetune"]})')
+
+
+def prune_point(args, d, run, arm, threshold, share, model, cfg, ckpt,
+                evaluate, widest=False) -> None:
+    """Prune at ``threshold``, write the pruned model into ``d/pruned``
+    and ``d/point.json`` (its params, FLOPs and val scores, or why the
+    threshold is infeasible)."""
+    from csnet_mmseg.pruning import (PruningError, prunable_gammas,
+                                     prune_segmentor, write_pruned)
+    os.makedirs(d, exist_ok=True)
+    n = int(prunable_gammas(model).numel())
+    point = dict(run=run, arm=arm, share=share, threshold=threshold,
+                 checkpoint=ckpt, widest=widest)
+    t0 = time.time()
+    try:
+        res = prune_segmentor(model, cfg.model, threshold=threshold,
+                              fold=True, input_size=tuple(cfg.crop_size))
+    except PruningError as e:
+        point.update(error=str(e))
+    else:
+        write_pruned(res, osp.join(d, 'pruned'), cfg, source=ckpt)
+        point.update(
+            share=(n - int(prunable_gammas(res.model).numel())) / n,
+            params=res.after['params'],
+            flops=res.after.get('flops'),
+            pruned=_scores(evaluate, res.model))
+    _dump(point, osp.join(d, POINT))
+    _log(f'{run}/{arm} share {point["share"]:.3f}'
+         f'{" (widest feasible)" if widest else ""}: threshold '
+         f'{threshold:.3g} {point.get("params", point.get("error"))} '
+         f'{point.get("pruned", "")} ({time.time() - t0:.0f} s)')
+
+
+def point_dirs(args, run: str, arm: str) -> List[str]:
+    """The folders of the points of one arm that exist: the shares of
+    ``--shares``, then ``share_max`` (the widest feasible pruning, where a
+    share would empty a layer)."""
+    dirs = [share_dir(args, run, arm, s) for s in args.shares]
+    dirs.append(osp.join(args.out, run, arm, 'share_max'))
+    return [d for d in dirs if osp.isfile(osp.join(d, POINT))]
 
 
 def finetune(args, d: str, cfg) -> Tuple[dict, dict]:
@@ -297,11 +340,8 @@ def stage_latency(args, pairs) -> None:
     s = args.latency_size
     x = torch.randn(1, 3, s, s, generator=torch.Generator().manual_seed(0))
     for run, arm, cfg_path in pairs:
-        for share in args.shares:
-            d = share_dir(args, run, arm, share)
+        for d in point_dirs(args, run, arm):
             path = osp.join(d, POINT)
-            if not osp.isfile(path):
-                continue
             point = _load(path)
             if 'error' in point or 'latency_ms' in point:
                 continue
@@ -319,20 +359,16 @@ def stage_latency(args, pairs) -> None:
             point['latency'] = dict(size=s, threads=1, batch=1,
                                     rounds=[round(r, 3) for r in t.rounds])
             _dump(point, path)
-            _log(f'{run}/{arm} share {share:.2f}: OpenVINO {s}x{s} 1 thread '
-                 f'{t.median:.2f} ms')
+            _log(f'{run}/{arm} share {point["share"]:.3f}: OpenVINO {s}x{s} '
+                 f'1 thread {t.median:.2f} ms')
 
 
 # --------------------------------------------------------------- report
 def collect(args, pairs) -> Dict[Tuple[str, str], List[dict]]:
     out = {}
     for run, arm, _ in pairs:
-        pts = []
-        for share in args.shares:
-            path = osp.join(share_dir(args, run, arm, share), POINT)
-            if osp.isfile(path):
-                pts.append(_load(path))
-        out[(run, arm)] = pts
+        pts = [_load(osp.join(d, POINT)) for d in point_dirs(args, run, arm)]
+        out[(run, arm)] = sorted(pts, key=lambda p: p['share'])
     return out
 
 
@@ -397,13 +433,15 @@ def stage_report(args, pairs) -> str:
     for (run, arm), pts in data.items():
         for p in pts:
             if 'error' in p:
-                lines.append(f"| {run} | {arm} | {p['share']:.2f} | "
+                lines.append(f"| {run} | {arm} | {p['share']:.3f} | "
                              f"{p['threshold']:.3g} | infeasible: "
                              f"{p['error'][:60]} | | | | |")
                 continue
             lat = p.get('latency_ms')
             lines.append(
-                f"| {run} | {arm} | {p['share']:.2f} | {p['threshold']:.3g} "
+                f"| {run} | {arm} | {p['share']:.3f}"
+                f"{' (widest)' if p.get('widest') else ''} | "
+                f"{p['threshold']:.3g} "
                 f"| {p['params']:,} | {'n/a' if lat is None else f'{lat:.2f}'}"
                 f" | {sc(p, 'pruned')} | {sc(p, 'finetuned')} | "
                 f"{p.get('finetune', {}).get('iters_per_s', 'n/a')} |")
@@ -425,7 +463,7 @@ def stage_report(args, pairs) -> str:
                     cells.append(
                         'not reached' if p is None else
                         f"{p['params']:,} ({lat:.2f} ms, share "
-                        f"{p['share']:.2f})")
+                        f"{p['share']:.3f})")
             table.append(f'| {arm} | {run} | ' + ' | '.join(cells) + ' |')
     text = ('# Equal-accuracy comparison\n\n'
             f'Fewest parameters (of the measured points) reaching each val-MAE '

@@ -17,15 +17,16 @@ def _run(args, cwd):
                           capture_output=True, text=True)
 
 
-def _point(out, run, arm, share, params, pruned, finetuned, latency):
-    d = osp.join(out, run, arm, f'share_{share:.2f}')
+def _point(out, run, arm, share, params, pruned, finetuned, latency,
+           name=None):
+    d = osp.join(out, run, arm, name or f'share_{share:.2f}')
     os.makedirs(d)
     p = dict(run=run, arm=arm, share=share, threshold=share / 10,
              params=params,
              pruned=dict(MAE=pruned, maxF=1 - pruned, Sm=0.7),
              finetuned=dict(MAE=finetuned, maxF=1 - finetuned, Sm=0.7),
              finetune=dict(iters=10, wall_s=5.0, iters_per_s=2.0),
-             latency_ms=latency)
+             latency_ms=latency, widest=name == 'share_max')
     with open(osp.join(d, 'point.json'), 'w') as f:
         json.dump(p, f)
 
@@ -47,6 +48,8 @@ def test_report_at_two_levels(tmp_path):
                                        (0.5, 100000, 0.195, 0.192, 25.0),
                                        (0.8, 50000, 0.25, 0.21, 15.0)):
         _point(out, 's0', 'l2', share, params, pr, ft, lat)
+    # the widest feasible pruning, where a share would empty a layer
+    _point(out, 's0', 'l2', 0.9, 40000, 0.3, 0.26, 12.0, name='share_max')
     for share, params, pr, ft, lat in ((0.0, 240741, 0.199, 0.198, 41.0),
                                        (0.5, 120000, 0.23, 0.215, 27.0),
                                        (0.8, 60000, 0.30, 0.25, 16.0)):
@@ -61,15 +64,16 @@ def test_report_at_two_levels(tmp_path):
              or line.startswith('| dwd')]
     # columns: pruned <= 0.2, pruned <= 0.22, fine-tuned <= 0.2, <= 0.22
     assert table[0] == (
-        '| l2 | s0 | 100,000 (25.00 ms, share 0.50) | 100,000 (25.00 ms, '
-        'share 0.50) | 100,000 (25.00 ms, share 0.50) | 50,000 (15.00 ms, '
-        'share 0.80) |')
+        '| l2 | s0 | 100,000 (25.00 ms, share 0.500) | 100,000 (25.00 ms, '
+        'share 0.500) | 100,000 (25.00 ms, share 0.500) | 50,000 (15.00 ms, '
+        'share 0.800) |')
     assert table[1] == (
-        '| dwd | s0 | 240,741 (41.00 ms, share 0.00) | 240,741 (41.00 ms, '
-        'share 0.00) | 240,741 (41.00 ms, share 0.00) | 120,000 (27.00 ms, '
-        'share 0.50) |')
-    assert '| s0 | dwd | 0.80 | 0.08 | 60,000 | 16.00 | 0.3000 / 0.7000 / ' \
+        '| dwd | s0 | 240,741 (41.00 ms, share 0.000) | 240,741 (41.00 ms, '
+        'share 0.000) | 240,741 (41.00 ms, share 0.000) | 120,000 (27.00 ms, '
+        'share 0.500) |')
+    assert '| s0 | dwd | 0.800 | 0.08 | 60,000 | 16.00 | 0.3000 / 0.7000 / ' \
         '0.7000 | 0.2500 / 0.7500 / 0.7000 | 2.0 |' in text
+    assert '| s0 | l2 | 0.900 (widest) | 0.09 | 40,000 | 12.00 |' in text
     assert 'none' not in text.split('## Every point')[1]
     assert osp.getsize(osp.join(out, 'curves.png')) > 10000
 

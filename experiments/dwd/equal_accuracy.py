@@ -70,7 +70,7 @@ def parse_args(argv=None):
     parser.add_argument('--out', default='work_dirs/equal_accuracy')
     parser.add_argument(
         '--shares', nargs='+', type=float,
-        default=[0.0, 0.3, 0.5, 0.65, 0.8],
+        default=[0.0, 0.4, 0.6, 0.75],
         help='shares of the prunable channels removed (smallest |gamma|)')
     parser.add_argument('--finetune-iters', type=int, default=100)
     parser.add_argument(

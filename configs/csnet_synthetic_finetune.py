@@ -2,7 +2,7 @@
 # fine-tune -> test). Run everything from the repository root:
 #   python tools/train.py configs/csnet_synthetic.py --work-dir work_dirs/demo/train
 #   python tools/prune.py configs/csnet_synthetic.py \
-#       work_dirs/demo/train/iter_300.pth --max-increase MAE=0.002 \
+#       work_dirs/demo/train/iter_600.pth --max-increase MAE=0.002 \
 #       --input-size 112 112 --out-dir work_dirs/demo/pruned
 #   python tools/train.py configs/csnet_synthetic_finetune.py \
 #       --work-dir work_dirs/demo/finetune --cfg-options \

@@ -61,17 +61,22 @@ class SegmentorForms:
         tmpdir (str): Folder for the ONNX files.
         deployable (bool): Whether ``convert_to_deploy`` applies.
         name (str): Name of the ONNX files. Defaults to 'model'.
+        denormals_as_zero (bool): OpenVINO flushes subnormal floats (see
+            :func:`~csnet_mmseg.deploy.openvino_backend.compile_openvino`).
+            Defaults to False.
     """
 
     def __init__(self,
                  segmentor: nn.Module,
                  tmpdir: str,
                  deployable: bool = True,
-                 name: str = 'model') -> None:
+                 name: str = 'model',
+                 denormals_as_zero: bool = False) -> None:
         self.segmentor = segmentor
         self.tmpdir = tmpdir
         self.deployable = deployable
         self.name = name
+        self.denormals_as_zero = denormals_as_zero
         self.train = SegmentorLogits(segmentor).eval()
         self.deploy = None
         if deployable:
@@ -151,7 +156,8 @@ class SegmentorForms:
                     threads=threads,
                     precision='f32',
                     example_shape=tuple(shape),
-                    dynamic=self.deployable)
+                    dynamic=self.deployable,
+                    denormals_as_zero=self.denormals_as_zero)
         return self.ov_runners[key]
 
     def callable(self,

@@ -193,13 +193,14 @@ def verification_inputs(path: str,
 
 def ort_session(onnx_file: str,
                 threads: Optional[int] = None,
-                denormals_as_zero: bool = True):
+                denormals_as_zero: bool = False):
     """An ONNX Runtime CPU session; ``threads`` sets ``intra_op_num_threads``
-    (and one inter-op thread). ``denormals_as_zero`` (default) flushes
+    (and one inter-op thread). ``denormals_as_zero=True`` flushes
     subnormal floats to zero (``session.set_denormal_as_zero``), as
     :func:`~csnet_mmseg.deploy.openvino_backend.compile_openvino` does:
     a CSNet whose weights decay drove towards zero otherwise runs several
-    times slower."""
+    times slower. Off by default: it sets the calling thread's
+    flush-to-zero flags, which stay set for later PyTorch work there."""
     import onnxruntime as ort
     opts = ort.SessionOptions()
     if denormals_as_zero:

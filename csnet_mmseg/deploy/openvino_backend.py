@@ -111,14 +111,16 @@ def compile_openvino(ov_model,
                      threads: Optional[int] = None,
                      precision: str = 'f32',
                      profile: bool = False,
-                     denormals_as_zero: bool = True):
+                     denormals_as_zero: bool = False):
     """Compile an OpenVINO model for the CPU.
 
-    Subnormal floats (|v| < 1.18e-38) are flushed to zero by default
-    (``CPU_DENORMALS_OPTIMIZATION``): weights that weight decay drove close
+    ``denormals_as_zero=True`` flushes subnormal floats (|v| < 1.18e-38) to
+    zero (``CPU_DENORMALS_OPTIMIZATION``): weights that weight decay drove close
     to zero make products in that range, which the CPU computes slowly. A
     CSNet trained 1,200 iterations with L2 5e-3 ran 10-25x slower without
     it (experiments/dwd/README.md); the outputs change by less than 1e-37.
+    It is off by default because it sets the calling thread's flush-to-zero
+    flags, which stay set and change later PyTorch results in that thread.
 
     Args:
         ov_model (openvino.Model | str): A model from
@@ -130,7 +132,7 @@ def compile_openvino(ov_model,
         profile (bool): Collect per-layer timings (``PERF_COUNT``; read them
             with ``request.get_profiling_info()``). Defaults to False.
         denormals_as_zero (bool): Flush subnormal floats to zero.
-            Defaults to True.
+            Defaults to False.
 
     Returns:
         openvino.CompiledModel: Latency-mode CPU model.
@@ -178,6 +180,8 @@ class OpenVINORunner:
         dynamic (bool | str): For a module: dynamic batch and image size
             (True), dynamic batch only (``'batch'``), or fixed to
             ``example_shape`` (False). Defaults to True.
+        denormals_as_zero (bool): See :func:`compile_openvino`.
+            Defaults to False.
     """
 
     def __init__(self,
@@ -186,7 +190,8 @@ class OpenVINORunner:
                  precision: str = 'f32',
                  example_shape: Sequence[int] = (1, 3, 224, 224),
                  profile: bool = False,
-                 dynamic: Union[bool, str] = True) -> None:
+                 dynamic: Union[bool, str] = True,
+                 denormals_as_zero: bool = False) -> None:
         ov = _import_openvino()
         if isinstance(model, (str, nn.Module)):
             if isinstance(model, str) and not osp.isfile(model):
@@ -197,7 +202,8 @@ class OpenVINORunner:
         self.ov_model = model
         self.threads = threads
         self.precision = precision
-        self.compiled = compile_openvino(model, threads, precision, profile)
+        self.compiled = compile_openvino(model, threads, precision, profile,
+                                         denormals_as_zero)
         self.request = self.compiled.create_infer_request()
         self.input = self.compiled.input(0)
         self.output = self.compiled.output(0)

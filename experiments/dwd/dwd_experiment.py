@@ -212,45 +212,100 @@ def _build(cfg, ckpt: str):
     return build_segmentor(cfg, ckpt, strict=True)
 
 
+METRIC = dict(type='SODMetric', sod_metrics=['MAE', 'Fmeasure', 'Smeasure'])
+
+
+def _val_loader(cfg):
+    """The config's val dataloader in batches of 16 (every image is resized
+    to one size: batches give the same maps)."""
+    val = copy.deepcopy(cfg.val_dataloader)
+    val.batch_size = 16
+    return val
+
+
+def val_evaluator(cfg):
+    """A :class:`SegmentorEvaluator` of the config's val split."""
+    from csnet_mmseg.pruning import SegmentorEvaluator
+    return SegmentorEvaluator(_val_loader(cfg), METRIC)
+
+
 def _evaluators(args, cfg) -> dict:
     """``val`` (the config's val split) and ``pascal-s-dev`` (if present),
     at the config's test size."""
     from csnet_mmseg.pruning import SegmentorEvaluator
-    metric = dict(type='SODMetric',
-                  sod_metrics=['MAE', 'Fmeasure', 'Smeasure'])
-    # every image is resized to one size: batches of 16 give the same maps
-    val = copy.deepcopy(cfg.val_dataloader)
-    val.batch_size = 16
-    out = dict(val=SegmentorEvaluator(val, metric))
+    out = dict(val=val_evaluator(cfg))
     if osp.isdir(args.pascal_root):
-        loader = copy.deepcopy(val)
+        loader = _val_loader(cfg)
         loader.dataset.update(
             data_root=args.pascal_root,
             data_prefix=dict(img_path='images', seg_map_path='GT'),
             ann_file='',
             dataset_name='pascal-s-dev')
-        out['pascal'] = SegmentorEvaluator(loader, metric)
+        out['pascal'] = SegmentorEvaluator(loader, METRIC)
     return out
+
+
+def split_scores(evaluate, model) -> dict:
+    """MAE / maxF / Sm of ``model`` from one evaluator."""
+    from csnet_mmseg.pruning.search import metric_value
+    m = evaluate(model)
+    return {k: metric_value(m, k) for k in ('MAE', 'maxF', 'Sm')}
 
 
 def _scores(evaluators: dict, model) -> dict:
-    from csnet_mmseg.pruning.search import metric_value
-    out = {}
-    for name, ev in evaluators.items():
-        m = ev(model)
-        out[name] = {k: metric_value(m, k) for k in ('MAE', 'maxF', 'Sm')}
-    return out
+    return {name: split_scores(ev, model) for name, ev in evaluators.items()}
+
+
+def single_thread_env() -> dict:
+    """The environment of a one-thread tool process."""
+    return dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1',
+                PYTHONUNBUFFERED='1')
+
+
+def finetune_command(pruned: str, work_dir: str, iters: int,
+                     validate: bool = True) -> List[str]:
+    """``tools/train.py`` on the fine-tune config for the pruned model in
+    ``pruned`` (its ``pruned_config.py`` and ``pruned.pth``): a new optimizer
+    on the narrowed model, ``iters`` iterations, one checkpoint at the end;
+    ``validate=False`` skips the validation at the end."""
+    val_begin = iters if validate else iters + 1
+    return [
+        sys.executable,
+        osp.join(ROOT, 'tools', 'train.py'), FINETUNE_CONFIG, '--work-dir',
+        work_dir, '--cfg-options',
+        f'model.layer_table={pruned}/pruned_config.py',
+        f'load_from={pruned}/pruned.pth', f'train_cfg.max_iters={iters}',
+        f'train_cfg.val_begin={val_begin}',
+        f'train_cfg.val_interval={val_begin}',
+        f'default_hooks.checkpoint.interval={iters}'
+    ]
+
+
+def build_pruned(cfg_path: str, pruned: str):
+    """The pruned segmentor in ``pruned`` (tools/prune.py's outputs) of an
+    arm config."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(cfg_path)
+    cfg.model.type = 'CSNetEncoderDecoder'
+    cfg.model.layer_table = osp.join(pruned, 'pruned_config.py')
+    return cfg, _build(cfg, osp.join(pruned, 'pruned.pth'))
+
+
+def build_finetuned(pruned: str, work_dir: str):
+    """The last checkpoint of :func:`finetune_command`'s run."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(FINETUNE_CONFIG)
+    cfg.model.layer_table = osp.join(pruned, 'pruned_config.py')
+    return cfg, _build(cfg, _checkpoint(work_dir))
 
 
 def _spawn(name: str, cmd: List[str], log_path: str) -> tuple:
     """Start one single-threaded tool process, its output in ``log_path``."""
-    env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1',
-               PYTHONUNBUFFERED='1')
     log = open(log_path, 'w')
     _log(f'{name}: ' + ' '.join(cmd))
     return (name, subprocess.Popen(
-        cmd, stdout=log, stderr=subprocess.STDOUT, env=env), log,
-            time.time(), log_path)
+        cmd, stdout=log, stderr=subprocess.STDOUT,
+        env=single_thread_env()), log, time.time(), log_path)
 
 
 def _wait_all(procs: list, what: str) -> None:
@@ -330,10 +385,7 @@ def stage_search(args, arms: Dict[str, str]) -> None:
         if osp.isfile(out):
             _log(f'{name}: pruned already ({out})')
             continue
-        cfg = Config.fromfile(cfg_path)
-        cfg.model.type = 'CSNetEncoderDecoder'
-        cfg.model.layer_table = osp.join(pruned, 'pruned_config.py')
-        model = _build(cfg, osp.join(pruned, 'pruned.pth'))
+        cfg, model = build_pruned(cfg_path, pruned)
         with open(osp.join(pruned, 'search.md')) as f:
             chosen = re.search(r'Chosen threshold: ([0-9.eE+-]+)', f.read())
         cx = model_complexity(model, tuple(cfg.crop_size))
@@ -349,7 +401,6 @@ def stage_search(args, arms: Dict[str, str]) -> None:
 
 def stage_finetune(args, arms: Dict[str, str]) -> None:
     """A short fine-tune of every pruned arm (side by side), then metrics."""
-    from mmengine.config import Config
     procs = []
     for name in arms:
         wd = osp.join(args.work_dir, name)
@@ -357,18 +408,7 @@ def stage_finetune(args, arms: Dict[str, str]) -> None:
         if osp.isfile(osp.join(ft, 'last_checkpoint')) or \
                 osp.isfile(osp.join(wd, 'finetuned.json')):
             continue
-        pruned = osp.join(wd, 'pruned')
-        cmd = [
-            sys.executable,
-            osp.join(ROOT, 'tools', 'train.py'), FINETUNE_CONFIG,
-            '--work-dir', ft, '--cfg-options',
-            f'model.layer_table={pruned}/pruned_config.py',
-            f'load_from={pruned}/pruned.pth',
-            f'train_cfg.max_iters={args.finetune_iters}',
-            f'train_cfg.val_begin={args.finetune_iters}',
-            f'train_cfg.val_interval={args.finetune_iters}',
-            f'default_hooks.checkpoint.interval={args.finetune_iters}'
-        ]
+        cmd = finetune_command(osp.join(wd, 'pruned'), ft, args.finetune_iters)
         os.makedirs(ft, exist_ok=True)
         procs.append(_spawn(name, cmd, osp.join(wd, 'finetune.log')))
     _wait_all(procs, 'fine-tune')
@@ -377,9 +417,8 @@ def stage_finetune(args, arms: Dict[str, str]) -> None:
         out = osp.join(wd, 'finetuned.json')
         if osp.isfile(out):
             continue
-        cfg = Config.fromfile(FINETUNE_CONFIG)
-        cfg.model.layer_table = osp.join(wd, 'pruned', 'pruned_config.py')
-        model = _build(cfg, _checkpoint(osp.join(wd, 'finetune')))
+        cfg, model = build_finetuned(osp.join(wd, 'pruned'),
+                                     osp.join(wd, 'finetune'))
         result = dict(scores=_scores(_evaluators(args, cfg), model))
         with open(out, 'w') as f:
             json.dump(result, f, indent=1)

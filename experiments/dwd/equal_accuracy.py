@@ -45,8 +45,10 @@ import time
 from typing import Dict, List, Tuple
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from dwd_experiment import (FINETUNE_CONFIG, ROOT, _build,  # noqa: E402
-                            _checkpoint, arm_configs)
+from dwd_experiment import (ROOT, _build, _checkpoint,  # noqa: E402
+                            arm_configs, build_finetuned, build_pruned,
+                            finetune_command, single_thread_env,
+                            split_scores, val_evaluator)
 
 STAGES = ('prune', 'finetune', 'latency', 'report')
 POINT = 'point.json'
@@ -146,22 +148,6 @@ def _dump(obj: dict, path: str) -> None:
     os.replace(tmp, path)
 
 
-def _val_evaluator(cfg):
-    import copy
-    from csnet_mmseg.pruning import SegmentorEvaluator
-    val = copy.deepcopy(cfg.val_dataloader)
-    val.batch_size = 16  # one size for every image: the same maps
-    return SegmentorEvaluator(
-        val, dict(type='SODMetric', sod_metrics=['MAE', 'Fmeasure',
-                                                 'Smeasure']))
-
-
-def _scores(evaluate, model) -> Dict[str, float]:
-    from csnet_mmseg.pruning.search import metric_value
-    m = evaluate(model)
-    return {k: metric_value(m, k) for k in ('MAE', 'maxF', 'Sm')}
-
-
 # --------------------------------------------------------------- worker
 def worker(args, run: str, arm: str) -> None:
     """Prune and fine-tune every share of one trained arm."""
@@ -172,7 +158,7 @@ def worker(args, run: str, arm: str) -> None:
     cfg = Config.fromfile(cfg_path)
     ckpt = _checkpoint(osp.join(args.runs[run], arm))
     model = _build(cfg, ckpt).eval()
-    evaluate = _val_evaluator(cfg)
+    evaluate = val_evaluator(cfg)  # its batches stay cached for every point
     size = tuple(cfg.crop_size)
     if 'prune' in args.stages:
         infeasible = []
@@ -210,7 +196,8 @@ def worker(args, run: str, arm: str) -> None:
             point = _load(osp.join(d, POINT))
             if 'error' in point or 'finetuned' in point:
                 continue
-            point['finetuned'], point['finetune'] = finetune(args, d, cfg)
+            point['finetuned'], point['finetune'] = finetune(
+                args, d, evaluate)
             _dump(point, osp.join(d, POINT))
             _log(f'{run}/{arm} share {point["share"]:.3f}: fine-tuned '
                  f'{point["finetuned"]} ({point["finetune"]})')
@@ -239,7 +226,7 @@ def prune_point(args, d, run, arm, threshold, share, model, cfg, ckpt,
             share=(n - int(prunable_gammas(res.model).numel())) / n,
             params=res.after['params'],
             flops=res.after.get('flops'),
-            pruned=_scores(evaluate, res.model))
+            pruned=split_scores(evaluate, res.model))
     _dump(point, osp.join(d, POINT))
     _log(f'{run}/{arm} share {point["share"]:.3f}'
          f'{" (widest feasible)" if widest else ""}: threshold '
@@ -256,39 +243,28 @@ def point_dirs(args, run: str, arm: str) -> List[str]:
     return [d for d in dirs if osp.isfile(osp.join(d, POINT))]
 
 
-def finetune(args, d: str, cfg) -> Tuple[dict, dict]:
+def finetune(args, d: str, evaluate) -> Tuple[dict, dict]:
     """tools/train.py on the fine-tune config for the pruned model in
-    ``d/pruned``; the val scores of its last checkpoint and the timing."""
-    from mmengine.config import Config
+    ``d/pruned``; the val scores (``evaluate``) of its last checkpoint and
+    the timing."""
     n = args.finetune_iters
     ft = osp.join(d, 'finetune')
     pruned = osp.join(d, 'pruned')
-    cmd = [
-        sys.executable, osp.join(ROOT, 'tools', 'train.py'), FINETUNE_CONFIG,
-        '--work-dir', ft, '--cfg-options',
-        f'model.layer_table={pruned}/pruned_config.py',
-        f'load_from={pruned}/pruned.pth', f'train_cfg.max_iters={n}',
-        # no validation inside: the scores are taken below, like the others
-        f'train_cfg.val_begin={n + 1}', f'train_cfg.val_interval={n + 1}',
-        f'default_hooks.checkpoint.interval={n}'
-    ]
+    # no validation inside: the scores are taken below, like the others
+    cmd = finetune_command(pruned, ft, n, validate=False)
     os.makedirs(ft, exist_ok=True)
-    env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1',
-               PYTHONUNBUFFERED='1')
     t0 = time.time()
     with open(osp.join(d, 'finetune.log'), 'w') as log:
         proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT,
-                              env=env)
+                              env=single_thread_env())
     wall = time.time() - t0
     if proc.returncode != 0:
         raise SystemExit(f'equal_accuracy: fine-tune in {ft} failed; see '
                          f'{d}/finetune.log')
-    ft_cfg = Config.fromfile(FINETUNE_CONFIG)
-    ft_cfg.model.layer_table = osp.join(pruned, 'pruned_config.py')
-    model = _build(ft_cfg, _checkpoint(ft)).eval()
+    _, model = build_finetuned(pruned, ft)
     timing = dict(iters=n, wall_s=round(wall, 1),
                   iters_per_s=round(n / wall, 3))
-    return _scores(_val_evaluator(cfg), model), timing
+    return split_scores(evaluate, model.eval()), timing
 
 
 def run_workers(args, pairs) -> None:
@@ -299,8 +275,7 @@ def run_workers(args, pairs) -> None:
             str(args.finetune_iters), '--stages', *args.stages, '--data-root',
             args.data_root, '--arms', *args.arms, '--runs',
             *[f'{k}={v}' for k, v in args.runs.items()]]
-    env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1',
-               PYTHONUNBUFFERED='1')
+    env = single_thread_env()
     failed = []
     while pending or running:
         while pending and len(running) < args.jobs:
@@ -333,7 +308,6 @@ def stage_latency(args, pairs) -> None:
     """OpenVINO latency of every pruned model (one thread, batch 1)."""
     import tempfile
     import torch
-    from mmengine.config import Config
     from csnet_mmseg.benchmark.forms import SegmentorForms
     from csnet_mmseg.benchmark.timer import time_rounds
     torch.set_num_threads(1)
@@ -345,10 +319,8 @@ def stage_latency(args, pairs) -> None:
             point = _load(path)
             if 'error' in point or 'latency_ms' in point:
                 continue
-            cfg = Config.fromfile(cfg_path)
-            cfg.model.type = 'CSNetEncoderDecoder'
-            cfg.model.layer_table = osp.join(d, 'pruned', 'pruned_config.py')
-            model = _build(cfg, osp.join(d, 'pruned', 'pruned.pth')).eval()
+            _, model = build_pruned(cfg_path, osp.join(d, 'pruned'))
+            model.eval()
             with tempfile.TemporaryDirectory() as tmp:
                 # flush subnormals: decayed weights make them, and without
                 # the flush these models ran 10-25x slower
@@ -469,8 +441,8 @@ def stage_report(args, pairs) -> str:
                         f"{p['share']:.3f})")
             table.append(f'| {arm} | {run} | ' + ' | '.join(cells) + ' |')
     text = ('# Equal-accuracy comparison\n\n'
-            f'Fewest parameters (of the measured points) reaching each val-MAE '
-            f'level; latency: OpenVINO f32, {args.latency_size}x'
+            'Fewest parameters (of the measured points) reaching each '
+            f'val-MAE level; latency: OpenVINO f32, {args.latency_size}x'
             f'{args.latency_size}, batch 1, 1 thread.\n\n'
             + '\n'.join(table) + '\n\n## Every point\n\n'
             + '\n'.join(lines) + f'\n\nFigure: {png}\n')

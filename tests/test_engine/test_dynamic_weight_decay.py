@@ -74,6 +74,17 @@ def record_gap(model, x):
     return loss, stats
 
 
+def adam_without_gamma_decay(model, gamma_ids):
+    """torch.optim.Adam as ADAM, with weight_decay 0 on the parameters in
+    ``gamma_ids`` (the reference of the wrapper's two groups)."""
+    return torch.optim.Adam(
+        [dict(params=[p for p in model.parameters()
+                      if id(p) not in gamma_ids]),
+         dict(params=[p for p in model.parameters() if id(p) in gamma_ids],
+              weight_decay=0.0)],
+        lr=1e-2, betas=(0.9, 0.99), weight_decay=5e-3)
+
+
 def build_wrapper(model, optimizer=ADAM, **kwargs):
     cfg = dict(
         type='DynamicWeightDecayOptimWrapper',
@@ -138,12 +149,7 @@ def test_zero_decay_equals_plain_adam():
     model_b = copy.deepcopy(model_a)
     wrapper = build_wrapper(model_a, dynamic_decay=0.0)
     gammas = {id(n.weight) for n, _, _ in goct_norm_acts(model_b)}
-    plain = torch.optim.Adam(
-        [dict(params=[p for p in model_b.parameters()
-                      if id(p) not in gammas]),
-         dict(params=[p for p in model_b.parameters() if id(p) in gammas],
-              weight_decay=0.0)],
-        lr=1e-2, betas=(0.9, 0.99), weight_decay=5e-3)
+    plain = adam_without_gamma_decay(model_b, gammas)
     model_a.train()
     model_b.train()
     for step in range(3):
@@ -171,12 +177,7 @@ def test_l1_decay_is_network_slimming(scale_weights):
     norms = goct_norm_acts(model_b)
     weight = {id(n.weight): (1.0 if scale_weights is None else 0.25**j)
               for n, _, j in norms}
-    plain = torch.optim.Adam(
-        [dict(params=[p for p in model_b.parameters()
-                      if id(p) not in weight]),
-         dict(params=[p for p in model_b.parameters() if id(p) in weight],
-              weight_decay=0.0)],
-        lr=1e-2, betas=(0.9, 0.99), weight_decay=5e-3)
+    plain = adam_without_gamma_decay(model_b, weight)
     model_a.train()
     model_b.train()
     for step in range(3):
